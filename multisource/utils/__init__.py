@@ -1,0 +1,1 @@
+"""Small helpers shared by every sub-package: registries, argument validation, devices."""

@@ -1,0 +1,67 @@
+"""A name -> object registry per family (attacks, rules, learners, datasets).
+
+Specs name things by string; users add their own with one decorator::
+
+    from multisource.corruption import ATTACKS
+
+    @ATTACKS.register("my_attack")
+    def my_attack(X, y, *, rng, **params): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A mapping from names to objects of one family, filled by a decorator."""
+
+    def __init__(self, family: str) -> None:
+        self.family = family
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str | None = None, *, overwrite: bool = False) -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name`` (default: its ``__name__``)."""
+
+        def decorator(obj: T) -> T:
+            key = name if name is not None else getattr(obj, "__name__", None)
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"{self.family} registry: a name is required for {obj!r}")
+            if key in self._entries and not overwrite:
+                raise ValueError(
+                    f"{self.family} {key!r} is already registered; pass overwrite=True to replace it"
+                )
+            self._entries[key] = obj
+            return obj
+
+        return decorator
+
+    def get(self, name: str) -> T:
+        """The object registered under ``name``; a clear error lists the valid names."""
+        if not isinstance(name, str):
+            raise TypeError(f"{self.family} name must be a string, got {type(name).__name__}")
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown {self.family} {name!r}; valid {self.family} names: {sorted(self._entries)}"
+            ) from None
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.family!r}, {self.names()})"

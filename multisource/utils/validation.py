@@ -1,0 +1,79 @@
+"""Shared argument validation: every error names the argument and the accepted range."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+SeedLike = int | np.random.Generator | None
+
+
+def check_random_state(seed: SeedLike) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from an int seed, a Generator (returned as is) or None."""
+    if seed is None or isinstance(seed, numbers.Integral):
+        return np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
+
+
+def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an int in [minimum, maximum]; bools and non-integers are rejected."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_real(
+    name: str,
+    value: object,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a finite float in the interval given by low/high (open ends as flagged)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return value
+
+
+def check_probability(name: str, value: object) -> float:
+    """A fraction in [0, 1]."""
+    return check_real(name, value, low=0.0, high=1.0)
+
+
+def check_alpha(alpha: object, name: str = "alpha") -> float:
+    """The adversary's fraction of corrupted sources: alpha in [0, 1/2)."""
+    return check_real(name, alpha, low=0.0, high=0.5, high_open=True)
+
+
+def check_delta(delta: object, name: str = "delta") -> float:
+    """A confidence parameter delta in (0, 1)."""
+    return check_real(name, delta, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def check_finite_array(name: str, array: object, *, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
+    """``array`` as a numpy array of ``dtype`` with no NaN/inf (and the given ndim)."""
+    arr = np.asarray(array, dtype=dtype)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr

@@ -1,5 +1,18 @@
 """Learners: scikit-learn compatible estimators (sklearn models by name, torch MLPs with Adam/SGD/M-FAC)."""
 
+from multisource.learners.per_source import aligned_proba, fit_per_source, linear_logits, softmax_proba
 from multisource.learners.registry import LEARNERS
+from multisource.learners.sklearn_models import logreg, make_learner
+from multisource.learners.weighting import fit_weighted, sample_weights
 
-__all__ = ["LEARNERS"]
+__all__ = [
+    "LEARNERS",
+    "aligned_proba",
+    "fit_per_source",
+    "fit_weighted",
+    "linear_logits",
+    "logreg",
+    "make_learner",
+    "sample_weights",
+    "softmax_proba",
+]

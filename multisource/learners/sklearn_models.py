@@ -1,0 +1,58 @@
+"""scikit-learn learners by name: the registered ``logreg`` default, any sklearn classifier class or dotted path."""
+
+from __future__ import annotations
+
+import importlib
+
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.discovery import all_estimators
+
+from multisource.learners.registry import LEARNERS
+
+
+@LEARNERS.register("logreg")
+def logreg(**params: object) -> LogisticRegression:
+    """L2-regularised logistic regression (KL2019's base learner); ``max_iter=1000`` so small sets converge."""
+    params.setdefault("max_iter", 1000)
+    return LogisticRegression(**params)
+
+
+def _resolve_class(name: str) -> type:
+    """A classifier class from a dotted path (``sklearn.svm.LinearSVC``) or an sklearn class name."""
+    if "." in name:
+        module_name, _, attr = name.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):
+            raise ValueError(f"learner {name!r}: cannot import {attr!r} from module {module_name!r}") from None
+    classifiers = dict(all_estimators(type_filter="classifier"))
+    if name not in classifiers:
+        raise ValueError(
+            f"unknown learner {name!r}; use a registered name {LEARNERS.names()}, "
+            "a scikit-learn classifier class name (e.g. 'RandomForestClassifier') or a dotted path"
+        )
+    return classifiers[name]
+
+
+def make_learner(name: str, *, random_state: int | None = None, **params: object) -> BaseEstimator:
+    """A fresh, unfitted classifier: a ``LEARNERS`` entry, an sklearn classifier class name or a dotted path.
+
+    Parameters
+    ----------
+    name : e.g. ``"logreg"``, ``"RandomForestClassifier"``, ``"sklearn.svm.LinearSVC"``.
+    random_state : set on the estimator when it has a ``random_state`` parameter.
+    **params : constructor arguments of the estimator.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"learner name must be a non-empty string, got {name!r}")
+    factory = LEARNERS.get(name) if name in LEARNERS else _resolve_class(name)
+    try:
+        estimator = factory(**params)
+    except TypeError as err:
+        raise TypeError(f"learner {name!r} does not accept the parameters {sorted(params)}: {err}") from None
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and is_classifier(estimator)):
+        raise TypeError(f"learner {name!r} is not a scikit-learn classifier (needs fit/predict and classifier tags)")
+    if random_state is not None and "random_state" in estimator.get_params():
+        estimator.set_params(random_state=random_state)
+    return estimator

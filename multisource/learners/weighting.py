@@ -1,0 +1,32 @@
+"""Fitting a learner on weighted sources: ``min_h sum_i w_i R_{S_i}(h)`` as per-sample weights."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import has_fit_parameter
+
+
+def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -> np.ndarray | None:
+    """Per-sample weights ``w_i / m_i`` of the kept samples, scaled to mean 1; None when they are all equal.
+
+    ``sum_i w_i R_{S_i}(h) = sum_i (w_i / m_i) sum_{(x, y) in S_i} l(h(x), y)`` (KL2019 eq. 6's
+    weighted ERM). Scaling to mean 1 keeps a regulariser's strength as for an unweighted fit; equal
+    weights (a hard filter with ``w_i`` proportional to ``m_i``) give None, so learners without
+    ``sample_weight`` still work.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    per_sample = weights[source] / np.asarray(sizes, dtype=np.float64)[source]
+    per_sample = per_sample[per_sample > 0]
+    if np.allclose(per_sample, per_sample[0], rtol=1e-12, atol=0.0):
+        return None
+    return per_sample / per_sample.mean()
+
+
+def fit_weighted(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> BaseEstimator:
+    """``estimator.fit(X, y, sample_weight=...)``, with a clear error if the estimator cannot take weights."""
+    if sample_weight is None:
+        return estimator.fit(X, y)
+    if not has_fit_parameter(estimator, "sample_weight"):
+        raise TypeError(f"{type(estimator).__name__}.fit does not accept sample_weight, needed by a weighting rule")
+    return estimator.fit(X, y, sample_weight=sample_weight)

@@ -1,1 +1,15 @@
-"""discrepancy"""
+"""Discrepancy: empirical 0-1 H-discrepancy between sources (exact for stumps, label-flip ERM for linear H)."""
+
+from multisource.discrepancy.linear import linear_pairwise_matrix, sklearn_discrepancy
+from multisource.discrepancy.logistic import fit_weighted_logistic
+from multisource.discrepancy.pairwise import DISCREPANCY_ESTIMATORS, pairwise
+from multisource.discrepancy.stumps import stump_discrepancy
+
+__all__ = [
+    "DISCREPANCY_ESTIMATORS",
+    "fit_weighted_logistic",
+    "linear_pairwise_matrix",
+    "pairwise",
+    "sklearn_discrepancy",
+    "stump_discrepancy",
+]

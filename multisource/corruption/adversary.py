@@ -1,0 +1,148 @@
+"""Who is bad: the adversary corrupts floor(alpha N) sources, chosen before (fixed) or after (adaptive)
+seeing the clean data and the learner (reference 1.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+
+from multisource.corruption.registry import ATTACKS
+from multisource.data.dataset import MultiSourceDataset
+from multisource.utils.validation import SeedLike, check_alpha, check_random_state
+
+SELECTIONS = ("fixed", "adaptive")
+
+
+@dataclass(frozen=True)
+class CorruptionResult:
+    """The corrupted dataset, the true bad mask (N,) and, for adaptive selection, each source's score."""
+
+    dataset: MultiSourceDataset
+    bad: np.ndarray
+    scores: np.ndarray | None = None
+
+
+def _default_learner() -> LogisticRegression:
+    return LogisticRegression(max_iter=1000)
+
+
+def _linear_model(learner, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(coef, intercept) of ``learner`` fitted on the clean pooled data; a learner without a linear
+    form is replaced by logistic regression, the attack's model of it."""
+    fitted = clone(learner).fit(X, y)
+    if hasattr(fitted, "coef_") and hasattr(fitted, "intercept_"):
+        return np.asarray(fitted.coef_), np.asarray(fitted.intercept_)
+    fitted = _default_learner().fit(X, y)
+    return fitted.coef_, fitted.intercept_
+
+
+def _clean_training_loss(model, X: np.ndarray, y: np.ndarray, n_classes: int) -> float:
+    """Loss of ``model`` on the clean pooled training data: log loss when it gives probabilities, else 0-1."""
+    if hasattr(model, "predict_proba"):
+        proba = np.zeros((len(y), n_classes))
+        proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(X)
+        return float(log_loss(y, np.clip(proba, 1e-12, 1.0), labels=np.arange(n_classes)))
+    return float(np.mean(model.predict(X) != y))
+
+
+class Adversary:
+    """Corrupts ``floor(alpha * N)`` sources of a :class:`MultiSourceDataset` with one attack.
+
+    Parameters
+    ----------
+    alpha : fraction of bad sources, in [0, 1/2).
+    attack : a name in ``ATTACKS``.
+    selection : "fixed" picks the bad sources uniformly at random before looking at the data;
+        "adaptive" corrupts each source alone, refits the learner on the pooled data and picks the
+        ``floor(alpha N)`` sources whose corruption raises the fitted model's loss on the clean pooled
+        training data the most (no test data is used).
+    params : keyword parameters of the attack, e.g. ``{"p": 0.5}``.
+    seed : seed or numpy Generator. Each source's corruption uses its own stream drawn from it, so a
+        source is corrupted the same way whichever sources are picked.
+
+    Examples
+    --------
+    >>> from multisource.data import make_multisource
+    >>> data = make_multisource("iris", n_sources=5, m=20, seed=0)
+    >>> result = Adversary(0.4, "label_flip", params={"p": 1.0}, seed=0).corrupt(data)
+    >>> int(result.bad.sum())
+    2
+    """
+
+    def __init__(
+        self, alpha: float, attack: str, *, selection: str = "fixed", params: dict | None = None, seed: SeedLike = None
+    ) -> None:
+        self.alpha = check_alpha(alpha)
+        self.attack_fn = ATTACKS.get(attack)
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"params must be a dict of attack parameters or None, got {type(params).__name__}")
+        self.attack = attack
+        self.selection = selection
+        self.params = dict(params or {})
+        self.seed = seed
+
+    def n_bad(self, n_sources: int) -> int:
+        """floor(alpha * N) bad sources (a tiny tolerance keeps e.g. 0.3 * 10 at 3)."""
+        return int(np.floor(self.alpha * n_sources + 1e-9))
+
+    def corrupt(self, dataset: MultiSourceDataset, learner=None) -> CorruptionResult:
+        """Return the corrupted dataset and the true bad mask.
+
+        ``learner`` (an unfitted scikit-learn estimator, default ``LogisticRegression``) is what the
+        adaptive adversary attacks and what the omniscient "shift" attack models.
+        """
+        if not isinstance(dataset, MultiSourceDataset):
+            raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")
+        learner = _default_learner() if learner is None else learner
+        rng = check_random_state(self.seed)
+        n_sources, k = dataset.n_sources, self.n_bad(dataset.n_sources)
+        source_seeds = rng.integers(2**63 - 1, size=n_sources)
+        params = dict(self.params)
+        if self.attack == "shift":
+            params.setdefault("coef", None)
+            if params["coef"] is None:
+                params["coef"], params["intercept"] = _linear_model(learner, dataset.X, dataset.y)
+
+        def corrupted(i: int) -> tuple[np.ndarray, np.ndarray]:
+            X_i, y_i = dataset.source_data(i)
+            return self.attack_fn(
+                X_i,
+                y_i,
+                rng=np.random.default_rng(source_seeds[i]),
+                n_classes=dataset.n_classes,
+                image_shape=dataset.image_shape,
+                **params,
+            )
+
+        scores = None
+        if self.selection == "fixed":
+            bad_ids = rng.choice(n_sources, size=k, replace=False)
+        else:
+            versions = [corrupted(i) for i in range(n_sources)]
+            scores = np.array([self._score(dataset, i, versions[i], learner) for i in range(n_sources)])
+            bad_ids = np.argsort(-scores, kind="stable")[:k]
+        X, y = dataset.X.copy(), dataset.y.copy()
+        for i in bad_ids:
+            rows = dataset.source == i
+            X[rows], y[rows] = versions[i] if scores is not None else corrupted(int(i))
+        bad = np.zeros(n_sources, dtype=bool)
+        bad[bad_ids] = True
+        return CorruptionResult(dataset=dataset.with_training_data(X, y), bad=bad, scores=scores)
+
+    @staticmethod
+    def _score(dataset: MultiSourceDataset, i: int, version: tuple[np.ndarray, np.ndarray], learner) -> float:
+        """Clean pooled training loss of the learner refitted with source ``i`` alone corrupted."""
+        rows = dataset.source == i
+        X, y = dataset.X.copy(), dataset.y.copy()
+        X[rows], y[rows] = version
+        model = clone(learner).fit(X, y)
+        return _clean_training_loss(model, dataset.X, dataset.y, dataset.n_classes)
+
+    def __repr__(self) -> str:
+        return f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, params={self.params})"

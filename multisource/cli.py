@@ -11,6 +11,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
+    "bound": ("multisource.bounds.bound_command", "bound terms, filter threshold and sample complexity for one setting"),
 }
 
 

@@ -9,6 +9,7 @@ from multisource.filtering.aggregation import (
     trimmed_mean,
 )
 from multisource.filtering.baselines import BASELINES, all_data, clean_only, single_trusted
+from multisource.filtering.kl2019 import kl2019_weighting, kl2019_weights  # noqa: F401 (registers "kl2019")
 from multisource.filtering.krum import krum_scores, multi_krum
 from multisource.filtering.majority import derived_threshold, known_alpha, threshold_majority
 from multisource.filtering.quantile import quantile

@@ -1,1 +1,21 @@
-"""optim"""
+"""M-FAC (Frantar, Kurtic & Alistarh 2021): inverse empirical-Fisher products and the optimizer.
+
+- :class:`StaticInverseFisher`: fixed gradients, full or blocked (pruning);
+- :class:`DynamicInverseFisher`: a sliding window of gradients (optimization);
+- :class:`MFAC`: the ``torch.optim.Optimizer``;
+- :data:`OPTIMIZERS` / :func:`make_optimizer`: optimizers by name ("mfac", "adam", "adamw", "sgd").
+"""
+
+from multisource.optim.dynamic_fisher import DynamicInverseFisher, cholesky_rank_one_update
+from multisource.optim.mfac import MFAC
+from multisource.optim.registry import OPTIMIZERS, make_optimizer
+from multisource.optim.static_fisher import StaticInverseFisher
+
+__all__ = [
+    "MFAC",
+    "OPTIMIZERS",
+    "DynamicInverseFisher",
+    "StaticInverseFisher",
+    "cholesky_rank_one_update",
+    "make_optimizer",
+]

@@ -1,0 +1,54 @@
+"""The `multisource bound` command and the bounds-vs-m figure."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from multisource.bounds import adaptive_set_bound, plot_bound_vs_m, required_m
+from multisource.cli import main
+
+WORKED = ["--N", "20", "--m", "1000", "--alpha", "0.2", "--delta", "0.05", "--vc", "10"]
+
+
+def test_bound_command_prints_the_term_table_of_the_worked_example(capsys):
+    assert main(["bound", *WORKED]) == 0
+    out = capsys.readouterr().out
+    for text in ("fixed-set", "0.7027", "clean-only oracle", "single clean source", "0.7555", "pooled ERM", "s = 2 Delta_m = 0.7911"):
+        assert text in out
+    assert main(["bound", *WORKED, "--adversary", "adaptive"]) == 0
+    assert "0.9305" in capsys.readouterr().out
+
+
+def test_bound_command_solves_for_m_like_the_library(capsys):
+    assert main(["bound", *WORKED, "--adversary", "adaptive", "--solve-m", "--epsilon", "0.1"]) == 0
+    m = required_m(adaptive_set_bound, 0.1, n_sources=20, alpha=0.2, delta=0.05, complexity=10)
+    assert f"m = {m} samples per source" in capsys.readouterr().out
+
+
+def test_bound_command_reports_bad_and_unreachable_input_with_exit_code_two(capsys):
+    assert main(["bound", "--N", "20", "--m", "1000", "--alpha", "0.5", "--vc", "10"]) == 2
+    assert "alpha must lie in [0.0, 0.5)" in capsys.readouterr().err
+    assert main(["bound", *WORKED, "--solve-n", "--epsilon", "0.3"]) == 2
+    assert "unreachable" in capsys.readouterr().err
+    assert main(["bound", *WORKED, "--solve-m"]) == 2
+    assert "--epsilon" in capsys.readouterr().err
+
+
+def test_bound_command_requires_a_complexity():
+    with pytest.raises(SystemExit):
+        main(["bound", "--N", "20", "--m", "1000", "--alpha", "0.2"])
+
+
+def test_figure_draws_every_bound_the_terms_and_positive_empirical_points(tmp_path):
+    path = tmp_path / "bounds.png"
+    ms = np.unique(np.logspace(2, 6, 12).astype(int))
+    empirical = {"threshold_majority": ([100, 1000, 10000], [0.1, 0.05, 0.0])}
+    fig = plot_bound_vs_m(ms, N=20, alpha=0.2, delta=0.05, complexity=10, empirical=empirical, path=path)
+    assert isinstance(fig, Figure) and path.stat().st_size > 10_000
+    ax = fig.axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert sum("total" in label for label in labels) == 5
+    assert sum("term" in label for label in labels) == 3
+    points = next(line for line in ax.get_lines() if "empirical" in line.get_label())
+    assert len(points.get_xdata()) == 2  # the zero excess risk cannot sit on a log axis

@@ -16,6 +16,7 @@ The supremum is an ERM on the random sign labels ``sigma``: for a finite class i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -121,8 +122,6 @@ class LinearClass:
         raise ValueError(f"surrogate must be 'logistic' or 'hinge', got {self.surrogate!r}")
 
     def max_correlation(self, X: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        import warnings
-
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.preprocessing import StandardScaler
 

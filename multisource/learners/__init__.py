@@ -3,6 +3,7 @@
 from multisource.learners.per_source import aligned_proba, fit_per_source, linear_logits, softmax_proba
 from multisource.learners.registry import LEARNERS
 from multisource.learners.sklearn_models import logreg, make_learner
+from multisource.learners.torch_classifier import TorchClassifier  # registers "torch_mlp"
 from multisource.learners.weighting import fit_weighted, sample_weights
 
 __all__ = [

@@ -93,7 +93,9 @@ def multisource_lower_bound(n_sources: int, m: int, alpha: float, delta: float, 
     n_sources = check_int("n_sources (N)", n_sources, minimum=1)
     m = check_int("m (samples per source)", m, minimum=1)
     alpha = check_alpha(alpha)
-    delta = check_real("delta", check_delta(delta), high=0.5, high_open=True)
+    delta = check_delta(delta)
+    if delta >= 0.5:
+        raise ValueError(f"delta must lie in (0, 0.5) for a lower bound (a learner failing with probability 1/2 is trivial), got {delta}")
     n_bad = n_sources - n_clean_sources(n_sources, alpha)
 
     def indistinguishable(gamma: float) -> bool:

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state
@@ -111,20 +115,14 @@ class LinearClass:
     C: float = 10.0
     max_iter: int = 1000
 
-    def _estimator(self):
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.svm import LinearSVC
-
+    def _estimator(self) -> LinearSVC | LogisticRegression:
         if self.surrogate == "logistic":
             return LogisticRegression(C=self.C, max_iter=self.max_iter)
-        if self.surrogate == "hinge":
-            return LinearSVC(C=self.C, max_iter=self.max_iter, random_state=0)
-        raise ValueError(f"surrogate must be 'logistic' or 'hinge', got {self.surrogate!r}")
+        return LinearSVC(C=self.C, max_iter=self.max_iter, random_state=0)
 
     def max_correlation(self, X: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.preprocessing import StandardScaler
-
+        if self.surrogate not in ("hinge", "logistic"):
+            raise ValueError(f"surrogate must be 'hinge' or 'logistic', got {self.surrogate!r}")
         Xs = StandardScaler().fit_transform(X)
         out = np.empty(sigma.shape[0])
         for b, labels in enumerate(sigma):

@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold
 from tqdm.auto import tqdm
 
 from multisource.data.dataset import MultiSourceDataset
@@ -79,7 +81,7 @@ def kl2019_weights(disc_to_reference: object, sizes: object, lam: float) -> np.n
     if lam == 0.0:
         closest = d <= d.min() + 1e-12
         return _normalise(np.where(closest, sizes, 0.0))
-    import cvxpy as cp
+    import cvxpy as cp  # imported here: it takes about a second, and only this program needs it
 
     a = cp.Variable(d.size, nonneg=True)
     objective = d @ a + lam * cp.norm(cp.multiply(1.0 / np.sqrt(sizes), a), 2)
@@ -144,8 +146,6 @@ class LambdaSearch:
 
 def _weighted_fit_error(estimator, data: MultiSourceDataset, weights: np.ndarray, train: np.ndarray, val: np.ndarray) -> float:
     """Fit on the rows ``train`` with per-sample weight ``a_s / (rows of s in train)``; 0-1 error on ``val``."""
-    from sklearn.base import clone
-
     rows = train[weights[data.source[train]] > 0]
     counts = np.bincount(data.source[rows], minlength=data.n_sources)
     w = weights[data.source[rows]] / counts[data.source[rows]]
@@ -173,8 +173,6 @@ def select_lambda(
     the 0-1 error on the held-out fold of the reference. The ``lambda`` with the smallest mean error
     wins (ties: the first in ``lambdas``). Identical weight vectors are fitted once.
     """
-    from sklearn.model_selection import KFold
-
     d, sizes = check_disc_row(disc_to_reference, data.sizes)
     reference = check_int("reference", reference, minimum=0, maximum=data.n_sources - 1)
     n_splits = check_int("n_splits", n_splits, minimum=2)

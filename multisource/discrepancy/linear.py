@@ -81,7 +81,7 @@ def linear_pairwise_matrix(
     n_classes: int,
     l2: float = 1e-3,
     max_iter: int = 50,
-    tol: float = 1e-10,
+    tol: float = 1e-8,
     chunk_size: int | None = None,
     device: str | torch.device | None = "auto",
     dtype: torch.dtype = torch.float64,

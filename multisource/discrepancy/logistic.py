@@ -31,7 +31,7 @@ def fit_weighted_logistic(
     *,
     l2: float,
     max_iter: int = 50,
-    tol: float = 1e-10,
+    tol: float = 1e-8,
 ) -> torch.Tensor:
     """Minimise :func:`weighted_logistic_objective` for every (b, k) by Newton's method with line search.
 
@@ -52,8 +52,8 @@ def fit_weighted_logistic(
     Notes
     -----
     Step: ``H_bk = X_b^T diag(s p (1-p)) X_b + l2 I``, ``Delta = -H^{-1} g``; the step size is the
-    largest of 1, 1/2, ..., 1/512 that satisfies Armijo's condition, chosen per problem, which keeps
-    Newton globally convergent on this strictly convex objective.
+    largest of 1, 1/2, ..., 1/512 that satisfies Armijo's condition, chosen per problem (the smallest
+    if none does), which keeps Newton globally convergent on this strictly convex objective.
     """
     B, n, D = X.shape
     K = Z.shape[-1]
@@ -77,13 +77,18 @@ def fit_weighted_logistic(
             break
         current = weighted_logistic_objective(logits, Z, weights, W, l2)
         move = torch.einsum("bnd,bkd->bnk", X, direction)
-        trial = torch.stack(
-            [weighted_logistic_objective(logits + s * move, Z, weights, W + s * direction, l2) for s in steps]
-        )  # (T, B, K)
-        accepted = trial <= current - _ARMIJO * steps[:, None, None] * decrement
-        # First accepted step per problem; if none is accepted the smallest one is taken.
-        first = torch.where(accepted.any(0), accepted.float().argmax(0), len(steps) - 1)
-        step = steps[first]  # (B, K)
+        # Backtracking, batched: every problem takes the largest step that satisfies Armijo's
+        # condition; the full Newton step usually does, so most iterations evaluate one trial only.
+        # Converged problems take the (negligible) full step; rounding must not make them backtrack.
+        pending = decrement >= tol
+        step = torch.where(pending, steps[-1], steps[0])
+        for s in steps:
+            trial = weighted_logistic_objective(logits + s * move, Z, weights, W + s * direction, l2)
+            accepted = pending & (trial <= current - _ARMIJO * s * decrement)
+            step = torch.where(accepted, s, step)
+            pending &= ~accepted
+            if not pending.any():
+                break
         W = W + step[..., None] * direction
         logits = logits + step[:, None, :] * move
     return W

@@ -67,10 +67,14 @@ def pairwise(
 
     Notes
     -----
-    Multiclass (K > 2): the discrepancy reported is the maximum over k of the binary discrepancy of
-    the one-vs-rest problem with label ``1{y = k}`` (H acting as a detector of class k). It is zero
-    when the two samples agree on every class-k detector and reaches 1 for a source against its
-    label-flipped copy; for K = 2 it is the plain binary discrepancy.
+    Multiclass (K > 2): the loss is the multiclass 0-1 loss and H the argmax of K linear scores
+    ("linear", "sklearn") or the two-class stumps ``k1 if x_f > theta else k2`` ("stumps"). The
+    label-flip ERM maps one sample's labels by ``y -> (y + 1) mod K`` and trains both orientations
+    as one-vs-rest logistic problems (2K per pair); see :mod:`multisource.discrepancy.reduction`.
+    The gap of every trained classifier is evaluated exactly, so "linear" and "sklearn" are lower
+    bounds of the supremum; "stumps" is exact. For K = 2 all three are the binary discrepancy.
+    The linear estimates are only informative when m is large compared to the dimension d: with
+    m <~ d two clean sources can already be separated and the discrepancy is close to 1.
     """
     if not isinstance(dataset, MultiSourceDataset):
         raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")

@@ -104,10 +104,8 @@ class Adversary:
         n_sources, k = dataset.n_sources, self.n_bad(dataset.n_sources)
         source_seeds = rng.integers(2**63 - 1, size=n_sources)
         params = dict(self.params)
-        if self.attack == "shift":
-            params.setdefault("coef", None)
-            if params["coef"] is None:
-                params["coef"], params["intercept"] = _linear_model(learner, dataset.X, dataset.y)
+        if getattr(self.attack_fn, "omniscient", False) and params.get("coef") is None:
+            params["coef"], params["intercept"] = _linear_model(learner, dataset.X, dataset.y)
 
         def corrupted(i: int) -> tuple[np.ndarray, np.ndarray]:
             X_i, y_i = dataset.source_data(i)

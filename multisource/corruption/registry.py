@@ -1,7 +1,9 @@
 """The attack registry and the argument checks every attack shares.
 
 An attack is a pure function ``attack(X, y, *, rng, n_classes, image_shape=None, **params) -> (X', y')``
-applied to the data of one source; it never modifies its inputs.
+applied to the data of one source; it never modifies its inputs. An attack that needs the clean
+linear model (an omniscient one, like "shift") sets the attribute ``omniscient = True`` and takes
+``coef`` and ``intercept`` keywords, which :class:`~multisource.corruption.Adversary` fills in.
 """
 
 from __future__ import annotations

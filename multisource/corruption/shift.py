@@ -78,3 +78,7 @@ def shift(
     y_new = y.copy()
     y_new[flip] = runner_up[flip]
     return X.copy(), y_new
+
+
+# Tells the Adversary to fit the clean model and pass it as ``coef`` / ``intercept``.
+shift.omniscient = True

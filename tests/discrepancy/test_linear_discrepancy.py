@@ -4,6 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from multisource.corruption import Adversary
 from multisource.data import MultiSourceDataset, load_dataset, make_multisource
 from multisource.discrepancy import DISCREPANCY_ESTIMATORS, pairwise, sklearn_discrepancy, stump_discrepancy
 
@@ -122,3 +123,13 @@ def test_pairwise_refuses_plain_arrays_and_empty_sources():
                             n_classes=2, n_sources=3)
     with pytest.raises(ValueError, match=r"empty sources: \[1\]"):
         pairwise(ds)
+
+
+@pytest.mark.parametrize("attack, params", [("label_flip", {"p": 0.5}), ("label_shuffle", {}), ("feature_permutation", {})])
+def test_corrupted_sources_are_farther_from_clean_sources_than_clean_ones_from_each_other(attack, params):
+    ds = _gaussian_sources(8, 150, 0, margin=3.0, n_features=3, n_classes=3)
+    result = Adversary(0.25, attack, params=params, seed=0).corrupt(ds)
+    disc, bad = pairwise(result.dataset), result.bad
+    clean_to_clean = disc[np.ix_(~bad, ~bad)][np.triu_indices((~bad).sum(), 1)]
+    bad_to_clean = disc[np.ix_(bad, ~bad)]
+    assert bad_to_clean.min() > clean_to_clean.max()

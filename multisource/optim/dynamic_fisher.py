@@ -102,6 +102,23 @@ class DynamicInverseFisher:
         }
         return cls(state)
 
+    @classmethod
+    def from_gradients(
+        cls, grads: torch.Tensor, damp: float, *, dtype: torch.dtype | None = None
+    ) -> DynamicInverseFisher:
+        """A full window holding the rows of ``grads`` (m x d, oldest first), built in O(m^2 d + m^3)."""
+        if not isinstance(grads, torch.Tensor) or grads.ndim != 2:
+            raise ValueError(f"grads must be a 2-D (m x d) tensor, got {getattr(grads, 'shape', type(grads))}")
+        check_finite_gradients("grads", grads)
+        m, d = grads.shape
+        fisher = cls.empty(m, d, damp, dtype=dtype or grads.dtype, device=grads.device)
+        state = fisher.state
+        state["grads"].copy_(grads)
+        state["gram"].copy_((state["grads"] @ state["grads"].T).to(_FACTOR_DTYPE))
+        state["count"].fill_(m)
+        fisher.rebuild_factor()
+        return fisher
+
     @property
     def ngrads(self) -> int:
         """The window size m."""
@@ -131,14 +148,18 @@ class DynamicInverseFisher:
         damp = check_damp(damp)
         if damp != self.damp:
             self.state["damp"].fill_(damp)
-            self._refactor()
+            self.rebuild_factor()
 
     def _age_order(self, values: torch.Tensor) -> torch.Tensor:
         """Physical ring order -> age order (oldest first) along dim 0."""
         return torch.roll(values, -int(self.state["index"]), dims=0)
 
-    def _refactor(self) -> None:
-        """factor <- chol(max(k, 1) lambda I + G G^T) in age order, from ``gram`` (O(m^3))."""
+    def rebuild_factor(self) -> None:
+        """factor <- chol(max(k, 1) lambda I + G G^T) in age order, from ``gram`` (O(m^3)).
+
+        Pushes keep the factor exact by O(m^2) updates once the window is full; a rebuild is needed
+        only while it fills or when ``damp`` changes (both done automatically).
+        """
         k = max(min(self.count, self.ngrads), 1)
         gram = self._age_order(self._age_order(self.state["gram"]).T)
         gram.diagonal().add_(k * self.damp)
@@ -187,7 +208,7 @@ class DynamicInverseFisher:
         state["index"].fill_((index + 1) % m)
         state["count"].add_(1)
         if not full:
-            self._refactor()
+            self.rebuild_factor()
             return gram_row
         # Evict the oldest (age 0): the trailing block of A is L22 L22^T + l21 l21^T.
         old = state["factor"]

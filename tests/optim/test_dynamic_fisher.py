@@ -118,3 +118,16 @@ def test_bad_window_hyper_parameters_are_rejected(ngrads, damp, match):
 def test_memory_is_m_times_d_plus_m_squared():
     fisher = DynamicInverseFisher.empty(16, 1000, 1e-3, dtype=torch.float32)
     assert fisher.memory_bytes() == 16 * 1000 * 4 + 2 * 16 * 16 * 8 + 2 * 8 + 8
+
+
+def test_window_built_from_gradients_continues_like_one_filled_by_pushes():
+    d, m, damp = 80, 5, 1e-3
+    stream = random_gradients(m + 4, d, seed=12)
+    pushed = DynamicInverseFisher.empty(m, d, damp, dtype=torch.float64)
+    for g in stream[:m]:
+        pushed.push(g)
+    built = DynamicInverseFisher.from_gradients(stream[:m], damp)
+    x = stream[0]
+    assert relative_error(built.mul(x), pushed.mul(x)) < TOL
+    for g in stream[m:]:
+        assert relative_error(built.push_mul(g), pushed.push_mul(g)) < TOL

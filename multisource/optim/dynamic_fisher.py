@@ -22,8 +22,9 @@ Costs (m window size, d dimension):
 - :meth:`push` with a full window: O(m d + m^2) -- one product G g for the new Gram row/column,
   evicting the oldest gradient is a rank-one *update* of the trailing factor block (no downdate,
   so it is stable) and appending the newest is one triangular solve;
-- :meth:`push` while the window fills (the first m pushes) or after a change of ``damp``:
-  O(m d + m^3), because A's diagonal shift k lambda changes and the factor is rebuilt from ``gram``.
+- :meth:`push` while the window fills (push k <= m) or after a change of ``damp``: O(m d + k^3),
+  because A's diagonal shift k lambda changes and the factor of its filled k x k block is rebuilt
+  from ``gram`` (the official code pays O(m^3) on every step).
 Memory: O(m d) for G plus O(m^2) for ``gram`` and ``factor``.
 """
 
@@ -150,30 +151,46 @@ class DynamicInverseFisher:
             self.state["damp"].fill_(damp)
             self.rebuild_factor()
 
-    def _age_order(self, values: torch.Tensor) -> torch.Tensor:
-        """Physical ring order -> age order (oldest first) along dim 0."""
-        return torch.roll(values, -int(self.state["index"]), dims=0)
+    def _filled_rows(self) -> torch.Tensor:
+        """Ring rows of the k = min(count, m) stored gradients in age order (oldest first)."""
+        m = self.ngrads
+        k = min(self.count, m)
+        start = int(self.state["index"]) + m - k
+        return torch.arange(start, start + k, device=self.state["grads"].device) % m
 
     def rebuild_factor(self) -> None:
-        """factor <- chol(max(k, 1) lambda I + G G^T) in age order, from ``gram`` (O(m^3)).
+        """factor <- chol(max(k, 1) lambda I + G G^T) in age order, from ``gram``: O(k^3), k = min(count, m).
 
         Pushes keep the factor exact by O(m^2) updates once the window is full; a rebuild is needed
-        only while it fills or when ``damp`` changes (both done automatically).
+        only while it fills or when ``damp`` changes (both done automatically). The m - k empty rows
+        (the oldest ages) are decoupled, so only the trailing k x k block is factored.
         """
-        k = max(min(self.count, self.ngrads), 1)
-        gram = self._age_order(self._age_order(self.state["gram"]).T)
-        gram.diagonal().add_(k * self.damp)
-        factor, info = torch.linalg.cholesky_ex(gram)
-        if int(info) != 0:
-            raise RuntimeError(
-                f"the damped window matrix is not positive definite in float64 (damp={self.damp}); increase damp"
-            )
-        self.state["factor"].copy_(factor)
+        rows = self._filled_rows()
+        m, k = self.ngrads, len(rows)
+        shift = max(k, 1) * self.damp
+        factor = self.state["factor"]
+        factor.zero_()
+        factor.diagonal()[: m - k] = shift**0.5
+        if k:
+            gram = self.state["gram"][rows][:, rows]
+            gram.diagonal().add_(shift)
+            block, info = torch.linalg.cholesky_ex(gram)
+            if int(info) != 0:
+                raise RuntimeError(
+                    f"the damped window matrix is not positive definite in float64 (damp={self.damp}); increase damp"
+                )
+            factor[m - k :, m - k :] = block
 
     def _solve(self, gram_row: torch.Tensor) -> torch.Tensor:
-        """A^-1 c for c = G x given in physical order; returned in physical order (O(m^2))."""
-        z = torch.cholesky_solve(self._age_order(gram_row).unsqueeze(1), self.state["factor"]).squeeze(1)
-        return torch.roll(z, int(self.state["index"]), dims=0)
+        """A^-1 c for c = G x given in physical order; returned in physical order (O(k^2)).
+
+        Empty rows have c = 0 and a diagonal block of A, so only the filled k x k block is solved.
+        """
+        rows = self._filled_rows()
+        block = self.state["factor"][self.ngrads - len(rows) :, self.ngrads - len(rows) :]
+        z = torch.zeros_like(gram_row)
+        z[rows] = torch.cholesky_solve(gram_row[rows].unsqueeze(1), block).squeeze(1)
+        return z
 
     def _apply(self, x: torch.Tensor, gx: torch.Tensor) -> torch.Tensor:
         """(x - G^T A^-1 G x) / lambda, given gx = G x."""
@@ -214,7 +231,7 @@ class DynamicInverseFisher:
         old = state["factor"]
         trailing = cholesky_rank_one_update(old[1:, 1:], old[1:, 0])
         # Append the newest (age m - 1): solve L22' l = a, pivot = a_nn - l.l.
-        new_row = self._age_order(gram_row)
+        new_row = gram_row[self._filled_rows()]
         link = torch.linalg.solve_triangular(trailing, new_row[:-1].unsqueeze(1), upper=False).squeeze(1)
         pivot = new_row[-1] + m * self.damp - link @ link
         if not bool(pivot > 0):

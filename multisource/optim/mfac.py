@@ -64,7 +64,7 @@ class MFAC(Optimizer):
     -----
     Memory: O(m d) per group (the window G, m x d in ``window_dtype``) plus O(m^2) float64 and one
     d-vector of momentum; :meth:`memory_bytes` reports it. Time per step: O(m d + m^2) once the
-    window is full, O(m d + m^3) during the first m steps (see
+    window is full, O(m d + k^3) at step k <= m while it fills (see
     :class:`~multisource.optim.dynamic_fisher.DynamicInverseFisher`).
 
     Gradients: a ``None`` or sparse gradient is skipped -- it enters the window as zeros and its

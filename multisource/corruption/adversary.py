@@ -143,4 +143,7 @@ class Adversary:
         return _clean_training_loss(model, dataset.X, dataset.y, dataset.n_classes)
 
     def __repr__(self) -> str:
-        return f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, params={self.params})"
+        return (
+            f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, "
+            f"params={self.params})"
+        )

@@ -16,7 +16,9 @@ from multisource.corruption.registry import ATTACKS
 from multisource.utils.validation import check_finite_array, check_real
 
 
-def _multiclass_linear(coef: np.ndarray, intercept: np.ndarray, n_classes: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+def _multiclass_linear(
+    coef: np.ndarray, intercept: np.ndarray, n_classes: int, d: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(K, d) weights and (K,) biases of softmax logits; a binary model ``w`` becomes ``[0, w]``."""
     coef = check_finite_array("coef", coef, ndim=2)
     intercept = check_finite_array("intercept", np.atleast_1d(intercept), ndim=1)

@@ -97,13 +97,16 @@ def linear_pairwise_matrix(
     max_iter = check_int("max_iter", max_iter, minimum=1)
     sizes = np.bincount(source, minlength=n_sources)
     if np.any(sizes == 0):
-        raise ValueError(f"every source needs at least one sample; empty sources: {np.flatnonzero(sizes == 0).tolist()}")
+        empty = np.flatnonzero(sizes == 0).tolist()
+        raise ValueError(f"every source needs at least one sample; empty sources: {empty}")
     device = resolve_device(device)
     rows, real = _source_rows(source, n_sources)
     M, d = rows.shape[1], X.shape[1]
     a_idx, b_idx = np.triu_indices(n_sources, k=1)
     per_pair = n_problems(n_classes) * (2 * M * (d + 1) + (d + 1) ** 2) + 2 * M * (d + 1)
-    chunk_size = check_int("chunk_size", max(1, _CHUNK_ELEMENTS // per_pair) if chunk_size is None else chunk_size, minimum=1)
+    if chunk_size is None:
+        chunk_size = max(1, _CHUNK_ELEMENTS // per_pair)
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     design = torch.as_tensor(np.hstack([X, np.ones((len(X), 1))]), dtype=dtype, device=device)
     weights = np.where(real, 1.0 / sizes[:, None], 0.0)  # (N, M); padding weighs nothing
     disc = np.zeros((n_sources, n_sources))
@@ -112,14 +115,15 @@ def linear_pairwise_matrix(
         pair_rows = np.hstack([rows[a], rows[b]])  # (B, 2M)
         signed = np.hstack([weights[a], -weights[b]])
         targets = label_flip_targets(y[rows[a]], y[rows[b]], n_classes)
+        X_pairs = design[torch.as_tensor(pair_rows, device=device)]  # (B, 2M, d+1)
         W = fit_weighted_logistic(
-            design[torch.as_tensor(pair_rows, device=device)],
+            X_pairs,
             torch.as_tensor(targets, dtype=dtype, device=device),
             torch.as_tensor(np.abs(signed), dtype=dtype, device=device),
             l2=l2,
             max_iter=max_iter,
             tol=tol,
         )
-        scores = torch.einsum("bnd,bkd->bnk", design[torch.as_tensor(pair_rows, device=device)], W)
+        scores = torch.einsum("bnd,bkd->bnk", X_pairs, W)
         disc[a, b] = flip_discrepancy(scores.cpu().numpy(), y[pair_rows], signed, n_classes)
     return disc + disc.T

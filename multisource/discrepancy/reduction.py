@@ -63,5 +63,6 @@ def flip_discrepancy(scores: np.ndarray, y: np.ndarray, signed_weights: np.ndarr
     """
     correct = candidate_predictions(scores, n_classes) == y[..., None]
     candidate_gap = np.abs(np.einsum("...n,...no->...o", signed_weights, correct.astype(np.float64))).max(-1)
-    class_shares = np.einsum("...n,...nk->...k", signed_weights, (y[..., None] == np.arange(n_classes)).astype(np.float64))
+    one_hot = (y[..., None] == np.arange(n_classes)).astype(np.float64)
+    class_shares = np.einsum("...n,...nk->...k", signed_weights, one_hot)
     return np.clip(np.maximum(candidate_gap, np.abs(class_shares).max(-1)), 0.0, 1.0)

@@ -183,7 +183,9 @@ def test_shift_without_the_clean_model_explains_itself():
         _run("shift", X, y, coef=np.zeros((3, 5)), intercept=np.zeros(3), mode="both")
 
 
-@pytest.mark.parametrize("name", ["label_flip", "label_bias", "label_shuffle", "random_labels", "feature_noise", "backdoor"])
+@pytest.mark.parametrize(
+    "name", ["label_flip", "label_bias", "label_shuffle", "random_labels", "feature_noise", "backdoor"]
+)
 @pytest.mark.parametrize("p", [-0.1, 1.5, float("nan")])
 def test_fraction_outside_unit_interval_is_refused(name, p):
     X, y = _source(d=4)

@@ -125,7 +125,9 @@ def test_pairwise_refuses_plain_arrays_and_empty_sources():
         pairwise(ds)
 
 
-@pytest.mark.parametrize("attack, params", [("label_flip", {"p": 0.5}), ("label_shuffle", {}), ("feature_permutation", {})])
+@pytest.mark.parametrize(
+    "attack, params", [("label_flip", {"p": 0.5}), ("label_shuffle", {}), ("feature_permutation", {})]
+)
 def test_corrupted_sources_are_farther_from_clean_sources_than_clean_ones_from_each_other(attack, params):
     ds = _gaussian_sources(8, 150, 0, margin=3.0, n_features=3, n_classes=3)
     result = Adversary(0.25, attack, params=params, seed=0).corrupt(ds)

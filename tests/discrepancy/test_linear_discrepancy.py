@@ -135,3 +135,17 @@ def test_corrupted_sources_are_farther_from_clean_sources_than_clean_ones_from_e
     clean_to_clean = disc[np.ix_(~bad, ~bad)][np.triu_indices((~bad).sum(), 1)]
     bad_to_clean = disc[np.ix_(bad, ~bad)]
     assert bad_to_clean.min() > clean_to_clean.max()
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_relabelling_the_sources_permutes_the_matrix(n_classes):
+    # Symmetry is not just the mirrored upper triangle: each pair's estimate ignores which side is first.
+    ds = _gaussian_sources(5, 30, 1, n_features=2, n_classes=n_classes)
+    perm = np.array([3, 0, 4, 1, 2])
+    relabelled = _dataset(*_concatenated_sources(ds, perm), [30] * 5, n_classes)
+    np.testing.assert_allclose(pairwise(relabelled), pairwise(ds)[np.ix_(perm, perm)], atol=1e-12)
+
+
+def _concatenated_sources(ds, order):
+    parts = [ds.source_data(i) for i in order]
+    return np.vstack([X for X, _ in parts]), np.concatenate([y for _, y in parts])

@@ -95,6 +95,31 @@ def _select(scores: torch.Tensor, sizes: list[int], sparsity: float, scope: str)
     return torch.cat([unstructured_mask(part.view(1, -1), sparsity).view(-1) for part in scores.split(sizes)])
 
 
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+
+
+def magnitude_prune(
+    model: torch.nn.Module,
+    sparsity: float,
+    *,
+    params: Mapping[str, torch.nn.Parameter] | None = None,
+    scope: str = "global",
+) -> dict[str, torch.Tensor]:
+    """Baseline: zero the ``sparsity`` fraction of smallest |w| (same selection as :func:`mfac_obs_prune`)."""
+    sparsity = check_sparsity(sparsity)
+    _check_scope(scope)
+    params = dict(prunable_parameters(model) if params is None else params)
+    sizes = [p.numel() for p in params.values()]
+    with torch.no_grad():
+        scores = torch.cat([p.detach().abs().reshape(-1) for p in params.values()])
+        removed = _select(scores, sizes, sparsity, scope)
+        for p, part in zip(params.values(), removed.split(sizes)):
+            p.masked_fill_(part.view_as(p), 0.0)
+    return {name: part.view_as(p) for (name, p), part in zip(params.items(), removed.split(sizes))}
+
+
 def mfac_obs_prune(
     model: torch.nn.Module,
     loss_fn: LossFn,
@@ -143,8 +168,7 @@ def mfac_obs_prune(
     """
     sparsity = check_sparsity(sparsity)
     ngrads, damp = check_ngrads(ngrads), check_damp(damp)
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    _check_scope(scope)
     params = dict(prunable_parameters(model) if params is None else params)
     if not params:
         raise ValueError("model has no parameters to prune (weights with >= 2 dimensions)")

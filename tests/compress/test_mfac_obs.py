@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from multisource.compress.masks import unstructured_mask
 from multisource.compress.mfac_obs import (
+    magnitude_prune,
     mfac_obs_prune,
     obs_scores,
     obs_update,
@@ -128,6 +128,22 @@ def test_masks_hit_the_target_and_removed_weights_are_exactly_zero(scope):
     assert model.training  # the mode is restored
 
 
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_magnitude_baseline_removes_the_smallest_weights(scope):
+    model, _ = _mlp_and_batches()
+    before = {name: p.detach().clone() for name, p in prunable_parameters(model).items()}
+    masks = magnitude_prune(model, 0.5, scope=scope)
+    kept = torch.cat([before[name][~mask].abs() for name, mask in masks.items()])
+    removed = torch.cat([before[name][mask].abs() for name, mask in masks.items()])
+    if scope == "global":
+        assert removed.max() <= kept.min()
+    for name, mask in masks.items():
+        assert torch.all(prunable_parameters(model)[name][mask] == 0)
+        assert torch.equal(prunable_parameters(model)[name][~mask], before[name][~mask])
+        if scope == "layer":
+            assert before[name][mask].abs().max() <= before[name][~mask].abs().min()
+
+
 def test_pruning_again_to_a_higher_sparsity_keeps_the_earlier_zeros():
     model, batches = _mlp_and_batches(seed=1)
     first = mfac_obs_prune(model, F.cross_entropy, batches, 0.3, ngrads=16, damp=1e-4, nrecomps=1)
@@ -155,15 +171,6 @@ def test_bad_pruning_arguments_get_clear_errors(kwargs, match):
         mfac_obs_prune(model, F.cross_entropy, batches, **args)
 
 
-def _magnitude_prune(model: torch.nn.Module, sparsity: float) -> None:
-    params = list(prunable_parameters(model).values())
-    scores = torch.cat([p.detach().abs().reshape(-1) for p in params])
-    mask = unstructured_mask(scores.view(1, -1), sparsity).view(-1)
-    with torch.no_grad():
-        for p, part in zip(params, mask.split([p.numel() for p in params])):
-            p.masked_fill_(part.view_as(p), 0.0)
-
-
 def _accuracy(model, X, y):
     with torch.no_grad():
         return float((model(X).argmax(dim=1) == y).float().mean())
@@ -184,7 +191,7 @@ def test_mfac_obs_beats_magnitude_pruning_on_digits_without_retraining():
         batches = [(X_train_t[idx], y_train_t[idx]) for idx in order[: 64 * 16].split(16)]
         for sparsity in results:
             magnitude = copy.deepcopy(dense)
-            _magnitude_prune(magnitude, sparsity)
+            magnitude_prune(magnitude, sparsity)
             obs = copy.deepcopy(dense)
             mfac_obs_prune(obs, F.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, blocksize=128, nrecomps=4)
             results[sparsity].append((_accuracy(magnitude, X_test_t, y_test_t), _accuracy(obs, X_test_t, y_test_t)))

@@ -228,19 +228,19 @@ class DynamicInverseFisher:
             self.rebuild_factor()
             return gram_row
         # Evict the oldest (age 0): the trailing block of A is L22 L22^T + l21 l21^T.
-        old = state["factor"]
-        trailing = cholesky_rank_one_update(old[1:, 1:], old[1:, 0])
+        factor = state["factor"]
+        trailing = cholesky_rank_one_update(factor[1:, 1:], factor[1:, 0])
         # Append the newest (age m - 1): solve L22' l = a, pivot = a_nn - l.l.
         new_row = gram_row[self._filled_rows()]
         link = torch.linalg.solve_triangular(trailing, new_row[:-1].unsqueeze(1), upper=False).squeeze(1)
         pivot = new_row[-1] + m * self.damp - link @ link
-        if not bool(pivot > 0):
-            raise RuntimeError(f"the damped window matrix lost positive definiteness (damp={self.damp}); increase damp")
-        factor = torch.zeros_like(old)
+        if not bool(pivot > 0):  # rounding ate the damping: refactor exactly from the Gram matrix
+            self.rebuild_factor()
+            return gram_row
         factor[:-1, :-1] = trailing
+        factor[:-1, -1] = 0.0
         factor[-1, :-1] = link
         factor[-1, -1] = torch.sqrt(pivot)
-        state["factor"].copy_(factor)
         return gram_row
 
     def push_mul(self, grad: torch.Tensor) -> torch.Tensor:

@@ -186,7 +186,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run, ~20 s)")
     parser.add_argument("--out", type=Path, default=FIGURE, help="where to save the training-curve PNG")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: on a shared machine, no op waits on a descheduled thread)"
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s)")
     if args.quick:
         ihvp_scaling([(10_000, 16), (100_000, 16), (10_000, 64)], repeats=3)
         push_update_vs_rebuild([64, 256], d=1000, repeats=3)

@@ -101,6 +101,43 @@ def test_steps_follow_the_dense_inverse_fisher_of_the_window():
         assert relative_error(_flat(model), expected) < 1e-12
 
 
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_momentum_and_weight_decay_follow_their_formulas(decoupled):
+    """b_t = mu b_{t-1} + F_t^-1 g'_t, p <- (1 - lr wd [decoupled]) p - lr b_t, g' = g + wd p [coupled]."""
+    model, lr, m, damp, mu, wd = _model(), 0.1, 4, 1e-2, 0.7, 0.05
+    opt = MFAC(
+        model.parameters(), lr=lr, ngrads=m, damp=damp, momentum=mu, weight_decay=wd, decoupled_weight_decay=decoupled
+    )
+    window, buf = [], torch.zeros(sum(p.numel() for p in model.parameters()), dtype=torch.float64)
+    for batch in _batches(3):
+        before = _flat(model)
+        x, y = batch
+        opt.zero_grad()
+        (model(x) - y).square().mean().backward()
+        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        g = g if decoupled else g + wd * before
+        window.append(g)
+        buf = mu * buf + torch.linalg.solve(dense_fisher(torch.stack(window[-m:]), damp), g)
+        opt.step()
+        expected = (1 - lr * wd) * before - lr * buf if decoupled else before - lr * buf
+        assert relative_error(_flat(model), expected) < 1e-12
+
+
+def test_sparse_gradients_are_skipped_with_a_warning():
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(10, 3, sparse=True).double()
+    head = torch.nn.Linear(3, 1).double()
+    before, head_before = embedding.weight.detach().clone(), head.weight.detach().clone()
+    opt = MFAC([*embedding.parameters(), *head.parameters()], lr=0.1, ngrads=4, damp=1e-3)
+    head(embedding(torch.tensor([1, 2, 3]))).sum().backward()
+    assert embedding.weight.grad.is_sparse
+    with pytest.warns(UserWarning, match="skips sparse gradients"):
+        opt.step()
+    assert torch.equal(embedding.weight, before)
+    assert not torch.equal(head.weight, head_before)  # dense gradients still step
+    assert torch.all(opt.state[embedding.weight]["grads"][0, :30] == 0)
+
+
 def test_closure_returns_the_loss_and_steps_like_a_manual_backward():
     batch = _batches(1)[0]
     manual, with_closure = _model(), _model()

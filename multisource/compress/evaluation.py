@@ -25,9 +25,11 @@ def perplexity(
     """``exp(mean NLL)`` of a 1-D token sequence under a causal LM, with a strided window.
 
     Windows of ``seqlen`` tokens start every ``stride`` tokens (default: ``seqlen``, i.e.
-    non-overlapping as in the SparseGPT evaluation). In every window after the first only the last
-    ``stride`` tokens are scored, so each token is predicted exactly once, from at least
-    ``seqlen - stride`` tokens of context.
+    non-overlapping windows as in the SparseGPT evaluation, where the first token of each window is
+    not predicted). With ``stride < seqlen`` every window after the first scores only the targets
+    the previous window did not reach (its last ``stride`` tokens), so every token from the second
+    to the end of the last window is predicted exactly once, from at least ``seqlen - stride``
+    tokens of context.
     """
     seqlen = check_int("seqlen", seqlen, minimum=2)
     stride = seqlen if stride is None else check_int("stride", stride, minimum=1, maximum=seqlen)
@@ -49,7 +51,7 @@ def perplexity(
                 logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
                 nll = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
                 for row, s in enumerate(batch_starts):
-                    first = 0 if s == 0 else seqlen - stride - 1
+                    first = 0 if s == 0 else max(seqlen - stride - 1, 0)
                     total_nll += float(nll[row, first:].sum())
                     total_count += nll.shape[1] - first
     finally:

@@ -22,6 +22,7 @@ It equals that optimum exactly when, in every row, all pruned columns precede al
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
@@ -34,10 +35,55 @@ from multisource.compress.layer import (
     reconstruction_error,
 )
 from multisource.compress.masks import nm_mask, unstructured_mask
-from multisource.compress.quant import minmax_grid, quantize
+from multisource.compress.quant import QuantGrid, minmax_grid, quantize
 from multisource.utils.validation import check_int, check_real
 
 MAX_PERCDAMP = 1.0
+
+
+@contextlib.contextmanager
+def _one_cpu_thread():
+    """Run the column loop's many tiny ops on one CPU thread.
+
+    Each op is far too small to split; with several threads OpenMP spends its time in barriers,
+    which on a shared machine made the loop up to 30x slower (2 threads vs 1, measured).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _prune_block_columns(
+    W1: torch.Tensor,
+    Q1: torch.Tensor,
+    Err1: torch.Tensor,
+    Hinv1: torch.Tensor,
+    mask1: torch.Tensor,
+    nm: tuple[int, int] | None,
+    grid: QuantGrid | None,
+) -> None:
+    """Visit the columns of one block: pick N:M groups, prune/quantize, apply the OBS update.
+
+    ``W1`` (updated in place) holds the block's current weights, ``Q1``/``Err1`` receive the final
+    columns and the scaled errors ``(w - q) / U_jj`` for the lazy update of later blocks, ``mask1``
+    (in/out) the removed weights.
+    """
+    d = torch.diag(Hinv1)
+    for i in range(W1.shape[1]):
+        if nm is not None and i % nm[1] == 0:
+            group = slice(i, i + nm[1])
+            mask1[:, group] |= nm_mask(W1[:, group] ** 2 / d[group] ** 2, *nm)
+        w = W1[:, i]
+        q = w.masked_fill(mask1[:, i], 0.0)
+        if grid is not None:
+            q = quantize(q, grid)  # q(0) == 0: pruned weights stay exactly zero
+        Q1[:, i] = q
+        err = (w - q) / d[i]
+        W1[:, i:] -= torch.outer(err, Hinv1[i, i:])
+        Err1[:, i] = err
 
 
 def damped_inverse_cholesky(H: torch.Tensor, percdamp: float) -> tuple[torch.Tensor, float]:
@@ -118,12 +164,29 @@ def sparsegpt_prune_layer(
     if not H.is_floating_point() or H.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"H must be float32 or float64, got {H.dtype}")
     start = time.perf_counter()
+    threads = _one_cpu_thread() if H.device.type == "cpu" else contextlib.nullcontext()
+    with threads:
+        weight, full_mask, percdamp_used = _sparsegpt(W, H, mask, target.nm, target.sparsity if mask is None else 0.0, target.bits, blocksize, percdamp)
+        error = reconstruction_error(W.to(device=H.device, dtype=H.dtype), weight.to(device=H.device, dtype=H.dtype), H)
+    return LayerResult(weight=weight, mask=full_mask, error=error, damping_used=percdamp_used, seconds=time.perf_counter() - start)
+
+
+def _sparsegpt(
+    W: torch.Tensor,
+    H: torch.Tensor,
+    mask: torch.Tensor | None,
+    nm: tuple[int, int] | None,
+    sparsity: float,
+    bits: int | None,
+    blocksize: int,
+    percdamp: float,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The solve behind ``sparsegpt_prune_layer`` (arguments validated): (weight, mask, percdamp)."""
     out_dtype, out_device = W.dtype, W.device
     rows, columns = W.shape
-    W_dense = W.to(device=H.device, dtype=H.dtype).contiguous()
-    W = W_dense.clone()
-    H_undamped, H = H, H.clone()
-    grid = minmax_grid(W, target.bits) if target.bits is not None else None
+    W = W.to(device=H.device, dtype=H.dtype).contiguous().clone()
+    H = H.clone()
+    grid = minmax_grid(W, bits) if bits is not None else None
     # A column no calibration token ever activates has no effect on the output: drop it and give
     # H a unit diagonal there so it stays invertible.
     dead = torch.diag(H) == 0
@@ -133,7 +196,7 @@ def sparsegpt_prune_layer(
     full_mask = torch.zeros(rows, columns, dtype=torch.bool, device=H.device)
     if mask is not None:
         full_mask |= mask.to(H.device)
-    select = mask is None and target.prunes
+        nm = None
 
     for i1 in range(0, columns, blocksize):
         i2 = min(i1 + blocksize, columns)
@@ -141,30 +204,12 @@ def sparsegpt_prune_layer(
         Q1 = torch.zeros_like(W1)
         Err1 = torch.zeros_like(W1)
         Hinv1 = U[i1:i2, i1:i2]
-        d = torch.diag(Hinv1)
         mask1 = full_mask[:, i1:i2]
-        if select and target.nm is None:
-            mask1 |= unstructured_mask(W1**2 / d**2, target.sparsity)
-        for i in range(i2 - i1):
-            if select and target.nm is not None and i % target.nm[1] == 0:
-                group = slice(i, i + target.nm[1])
-                mask1[:, group] |= nm_mask(W1[:, group] ** 2 / d[group] ** 2, *target.nm)
-            w = W1[:, i]
-            q = w.masked_fill(mask1[:, i], 0.0)
-            if grid is not None:
-                q = quantize(q, grid)  # q(0) == 0: pruned weights stay exactly zero
-            Q1[:, i] = q
-            err = (w - q) / d[i]
-            W1[:, i:] -= torch.outer(err, Hinv1[i, i:])
-            Err1[:, i] = err
+        if nm is None and sparsity > 0:
+            mask1 |= unstructured_mask(W1**2 / torch.diag(Hinv1) ** 2, sparsity)
+        _prune_block_columns(W1, Q1, Err1, Hinv1, mask1, nm, grid)
         W[:, i1:i2] = Q1
         W[:, i2:] -= Err1 @ U[i1:i2, i2:]
 
     full_mask |= dead.unsqueeze(0)
-    return LayerResult(
-        weight=W.to(dtype=out_dtype, device=out_device),
-        mask=full_mask.to(out_device),
-        error=reconstruction_error(W_dense, W, H_undamped),
-        damping_used=percdamp_used,
-        seconds=time.perf_counter() - start,
-    )
+    return W.to(dtype=out_dtype, device=out_device), full_mask.to(out_device), percdamp_used

@@ -1,0 +1,103 @@
+"""``multisource prune``: prune a causal LM one-shot and print dense vs pruned perplexity.
+
+    multisource prune --model smollm2-135m --method sparsegpt --sparsity 0.5 [--pattern 2:4] \
+        [--bits 4] --calib-tokens 16384 --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+from multisource.compress.masks import parse_nm
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from multisource.compress.methods import PRUNING_METHODS
+    from multisource.compress.models import MODELS
+    from multisource.data.text import TEXT_CORPORA
+
+    parser.add_argument("--model", default="smollm2-135m", help=f"{list(MODELS)} or a folder written by save_pruned / save_pretrained")
+    parser.add_argument("--method", default="sparsegpt", choices=PRUNING_METHODS.names())
+    parser.add_argument("--sparsity", type=float, default=0.5, help="fraction removed per layer, in [0, 1)")
+    parser.add_argument("--pattern", default=None, type=_pattern, help="N:M pattern, e.g. 2:4 (overrides --sparsity)")
+    parser.add_argument("--bits", type=int, default=None, help="also quantize kept weights to this many bits (2..16)")
+    parser.add_argument("--calib-tokens", type=int, default=16 * 512, help="calibration tokens (rounded up to whole windows)")
+    parser.add_argument("--calib-corpora", default=",".join(TEXT_CORPORA), help=f"comma-separated subset of {list(TEXT_CORPORA)}")
+    parser.add_argument("--seqlen", type=int, default=512, help="calibration and evaluation window length")
+    parser.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per corpus for perplexity")
+    parser.add_argument("--blocksize", type=int, default=128)
+    parser.add_argument("--percdamp", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=None, help="folder to save the pruned model (safetensors)")
+
+
+def _pattern(text: str) -> str:
+    try:
+        parse_nm(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def main(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from multisource.compress.driver import prune_model
+    from multisource.compress.evaluation import perplexity
+    from multisource.compress.layer import check_target
+    from multisource.compress.models import MODELS, load_model, save_pruned
+    from multisource.data.text import TEXT_CORPORA, calibration_windows, corpus_tokens, describe_calibration
+
+    try:
+        check_target(0.0 if args.pattern else args.sparsity, args.pattern, args.bits)
+        corpora = tuple(c.strip() for c in args.calib_corpora.split(",") if c.strip())
+        if args.model in MODELS:
+            model, tokenizer = load_model(args.model, device=args.device)
+        else:
+            model, tokenizer = _load_folder(args.model, args.device)
+        n_windows = max(1, math.ceil(args.calib_tokens / args.seqlen))
+        calib = calibration_windows(tokenizer, corpora, n_windows=n_windows, seqlen=args.seqlen, seed=args.seed)
+        evals = {c: corpus_tokens(tokenizer, c, "eval", max_tokens=args.eval_tokens) for c in TEXT_CORPORA}
+        dense = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
+        counter = iter(range(1, 10**9))
+
+        def progress(record) -> None:
+            print(
+                f"[{next(counter):4d}] {record.name:45s} {record.shape[0]}x{record.shape[1]:<5d} "
+                f"sparsity {record.sparsity:.3f}  error {record.error:.4g}  {record.seconds:.2f}s",
+                flush=True,
+            )
+
+        report = prune_model(
+            model, calib, method=args.method, sparsity=args.sparsity, pattern=args.pattern, bits=args.bits,
+            blocksize=args.blocksize, percdamp=args.percdamp, calibration_name=describe_calibration(corpora),
+            device=args.device, progress=False, callback=progress,
+        )
+        pruned = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
+    except (ValueError, TypeError, ImportError, FileNotFoundError) as error:
+        print(f"multisource prune: error: {error}", file=sys.stderr)
+        return 2
+    target = args.pattern or f"{args.sparsity:g}"
+    print(f"\n{args.method} {target}{f' + {args.bits}-bit' if args.bits else ''}, calibration: "
+          f"{report.calibration} ({len(calib)} x {args.seqlen} tokens), sparsity {report.sparsity:.3f}")
+    print(f"time {report.total_seconds:.1f}s (forward passes {report.forward_seconds:.1f}s, solves {report.solve_seconds:.1f}s)")
+    print("| held-out corpus | dense ppl | pruned ppl |\n|---|---|---|")
+    for c in TEXT_CORPORA:
+        print(f"| {c} | {dense[c]:.3f} | {pruned[c]:.3f} |")
+    if args.out:
+        print(f"saved to {save_pruned(model, args.out, tokenizer)}")
+    return 0
+
+
+def _load_folder(path: str, device: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from multisource.utils.device import resolve_device
+
+    if not os.path.isdir(path):
+        raise ValueError(f"--model must be one of the named models or an existing folder, got {path!r}")
+    model = AutoModelForCausalLM.from_pretrained(path).to(resolve_device(device)).eval()
+    return model, AutoTokenizer.from_pretrained(path)

@@ -3,6 +3,7 @@ seeing the clean data and the learner (reference 1.2)."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ from multisource.data.dataset import MultiSourceDataset
 from multisource.utils.validation import SeedLike, check_alpha, check_random_state
 
 SELECTIONS = ("fixed", "adaptive")
+# Keywords of the attack signature that the Adversary supplies itself.
+_SUPPLIED = ("rng", "n_classes", "image_shape")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,12 @@ class Adversary:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"params must be a dict of attack parameters or None, got {type(params).__name__}")
+        signature = inspect.signature(self.attack_fn).parameters
+        tunable = [name for name in signature if name not in ("X", "y", *_SUPPLIED)]
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())
+        unknown = sorted(set(params or {}) - set(tunable))
+        if unknown and not takes_any:
+            raise TypeError(f"attack {attack!r} has no parameter(s) {unknown}; its parameters are {tunable}")
         self.attack = attack
         self.selection = selection
         self.params = dict(params or {})

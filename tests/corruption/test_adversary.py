@@ -107,6 +107,7 @@ def test_alpha_of_half_or_more_is_refused(alpha):
         ({"attack": "poison"}, ValueError, r"unknown attack 'poison'.*label_flip"),
         ({"attack": "label_flip", "selection": "greedy"}, ValueError, "selection"),
         ({"attack": "label_flip", "params": [0.5]}, TypeError, "params"),
+        ({"attack": "label_flip", "params": {"q": 0.5}}, TypeError, r"no parameter\(s\) \['q'\]; .* \['p'\]"),
     ],
 )
 def test_bad_adversary_arguments_are_refused(kwargs, error, match):

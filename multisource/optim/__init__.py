@@ -1,6 +1,6 @@
 """M-FAC (Frantar, Kurtic & Alistarh 2021): inverse empirical-Fisher products and the optimizer.
 
-- :class:`StaticInverseFisher`: fixed gradients, full or blocked (pruning);
+- :class:`StaticInverseFisher` / :func:`inverse_fisher_product`: fixed gradients, full or blocked (pruning);
 - :class:`DynamicInverseFisher`: a sliding window of gradients (optimization);
 - :class:`MFAC`: the ``torch.optim.Optimizer``;
 - :data:`OPTIMIZERS` / :func:`make_optimizer`: optimizers by name ("mfac", "adam", "adamw", "sgd").
@@ -9,7 +9,7 @@
 from multisource.optim.dynamic_fisher import DynamicInverseFisher, cholesky_rank_one_update
 from multisource.optim.mfac import MFAC
 from multisource.optim.registry import OPTIMIZERS, make_optimizer
-from multisource.optim.static_fisher import StaticInverseFisher
+from multisource.optim.static_fisher import StaticInverseFisher, inverse_fisher_product
 
 __all__ = [
     "MFAC",
@@ -17,5 +17,6 @@ __all__ = [
     "DynamicInverseFisher",
     "StaticInverseFisher",
     "cholesky_rank_one_update",
+    "inverse_fisher_product",
     "make_optimizer",
 ]

@@ -118,3 +118,13 @@ class StaticInverseFisher:
     def memory_bytes(self) -> int:
         """Bytes held by W (O(m d))."""
         return self._w.numel() * self._w.element_size()
+
+
+def inverse_fisher_product(
+    grads: torch.Tensor, x: torch.Tensor, damp: float, *, blocksize: int | None = None
+) -> torch.Tensor:
+    """F^-1 x for F = damp I + (1/m) G^T G (block-diagonal with ``blocksize``), in O(m^2 d).
+
+    One-off convenience; build a :class:`StaticInverseFisher` to reuse the factorization.
+    """
+    return StaticInverseFisher(grads, damp, blocksize=blocksize, dtype=grads.dtype).mul(x.to(grads.dtype))

@@ -295,3 +295,17 @@ def test_mfac_converges_in_fewer_steps_than_sgd_on_an_ill_conditioned_quadratic(
     )
     print(f"steps to 5% excess loss: SGD {sgd}, M-FAC {mfac}, ratio {sgd / mfac:.1f}")
     assert mfac * 2 <= sgd
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.gpu
+def test_cuda_run_matches_the_cpu_run():
+    runs = {}
+    for device in ("cpu", "cuda"):
+        model = _model().to(device)
+        opt = MFAC(model.parameters(), lr=0.05, ngrads=4, damp=1e-3, momentum=0.5)
+        for x, y in _batches(10):
+            _train_step(model, opt, (x.to(device), y.to(device)))
+        runs[device] = _flat(model).cpu()
+        assert opt.state[next(model.parameters())]["factor"].device.type == device
+    assert relative_error(runs["cuda"], runs["cpu"]) < 1e-10

@@ -14,7 +14,7 @@ from mfac_oracles import (
     relative_error,
 )
 
-from multisource.optim import StaticInverseFisher
+from multisource.optim import StaticInverseFisher, inverse_fisher_product
 
 TOL = 1e-10
 
@@ -48,6 +48,15 @@ def test_static_diagonal_and_single_elements_equal_dense_inverse(d, m, damp):
     assert relative_error(finv.diag(), inverse.diagonal()) < TOL
     for j, k in [(0, 0), (3, 17), (d - 1, 1), (d // 2, d // 2)]:
         assert float(finv.element(j, k)) == pytest.approx(float(inverse[j, k]), rel=TOL, abs=TOL * float(inverse[j, j]))
+
+
+def test_inverse_fisher_product_keeps_the_gradient_dtype():
+    grads = random_gradients(6, 40, seed=21)
+    x = torch.randn(40, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    expected = torch.linalg.solve(dense_fisher(grads, 1e-2, 8), x)
+    assert relative_error(inverse_fisher_product(grads, x, 1e-2, blocksize=8), expected) < TOL
+    single = inverse_fisher_product(grads.float(), x, 1e-2)
+    assert single.dtype == torch.float32
 
 
 def test_one_gradient_window_has_the_rank_one_closed_form():

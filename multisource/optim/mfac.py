@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -114,7 +115,7 @@ class MFAC(Optimizer):
         """Add a group after validating its hyper-parameters (torch-style messages)."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        if not (isinstance(group["lr"], (int, float)) and 0.0 <= group["lr"] < math.inf):
+        if isinstance(group["lr"], bool) or not (isinstance(group["lr"], numbers.Real) and 0.0 <= group["lr"] < math.inf):
             raise ValueError(f"Invalid learning rate: {group['lr']} (must be >= 0)")
         check_ngrads(group["ngrads"])
         check_damp(group["damp"])

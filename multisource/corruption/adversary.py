@@ -128,7 +128,7 @@ class Adversary:
             )
 
         scores = None
-        if self.selection == "fixed":
+        if self.selection == "fixed" or k == 0:
             bad_ids = rng.choice(n_sources, size=k, replace=False)
         else:
             versions = [corrupted(i) for i in range(n_sources)]

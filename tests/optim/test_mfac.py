@@ -28,11 +28,20 @@ def _flat(model: torch.nn.Module) -> torch.Tensor:
 
 
 def _train_step(model, opt, batch):
+    _backward(model, opt, batch)
+    opt.step()
+
+
+def _backward(model, opt, batch) -> None:
     x, y = batch
     opt.zero_grad()
-    loss = (model(x) - y).square().mean()
-    loss.backward()
-    opt.step()
+    (model(x) - y).square().mean().backward()
+
+
+def _gradient(model, opt, batch) -> torch.Tensor:
+    """The flattened gradient of the batch loss (also left in p.grad for the next step)."""
+    _backward(model, opt, batch)
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
 
 
 def _groups(model):
@@ -91,10 +100,7 @@ def test_steps_follow_the_dense_inverse_fisher_of_the_window():
     seen = []
     for batch in _batches(7):
         before = _flat(model)
-        x, y = batch
-        opt.zero_grad()
-        (model(x) - y).square().mean().backward()
-        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        g = _gradient(model, opt, batch)
         seen.append(g)
         opt.step()
         expected = before - lr * torch.linalg.solve(dense_fisher(torch.stack(seen[-m:]), damp), g)
@@ -111,10 +117,7 @@ def test_momentum_and_weight_decay_follow_their_formulas(decoupled):
     window, buf = [], torch.zeros(sum(p.numel() for p in model.parameters()), dtype=torch.float64)
     for batch in _batches(3):
         before = _flat(model)
-        x, y = batch
-        opt.zero_grad()
-        (model(x) - y).square().mean().backward()
-        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+        g = _gradient(model, opt, batch)
         g = g if decoupled else g + wd * before
         window.append(g)
         buf = mu * buf + torch.linalg.solve(dense_fisher(torch.stack(window[-m:]), damp), g)

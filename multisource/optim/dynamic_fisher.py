@@ -52,9 +52,10 @@ def cholesky_rank_one_update(factor: torch.Tensor, x: torch.Tensor) -> torch.Ten
     p = torch.linalg.solve_triangular(factor, x.unsqueeze(1), upper=False).squeeze(1)
     s = 1.0 + torch.cumsum(p.square(), dim=0)
     s_prev = torch.cat([s.new_ones(1), s[:-1]])
-    weighted = factor * p
-    suffix = torch.flip(torch.cumsum(torch.flip(weighted, [1]), dim=1), [1])
-    suffix_after = torch.cat([suffix[:, 1:], suffix.new_zeros(n, 1)], dim=1)  # sum over i > j
+    prefix = torch.cumsum(factor * p, dim=1)
+    # sum over i > j as row total minus prefix: in row r the terms past column r are exact zeros, so
+    # prefix[r, j] == total[r] for j >= r and the result stays exactly lower triangular
+    suffix_after = prefix[:, -1:] - prefix
     return factor * torch.sqrt(s / s_prev) + suffix_after * (p / torch.sqrt(s * s_prev))
 
 

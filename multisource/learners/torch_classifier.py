@@ -82,8 +82,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     --------
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = TorchClassifier(hidden_sizes=(16,), optimizer="mfac", lr=0.05, epochs=30,
-    ...                       optimizer_kwargs={"ngrads": 16}, random_state=0).fit(X, y)
+    >>> clf = TorchClassifier(hidden_sizes=(16,), optimizer="mfac", lr=0.03, epochs=30,
+    ...                       optimizer_kwargs={"ngrads": 16, "damp": 1e-2}, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.9
     True
     """

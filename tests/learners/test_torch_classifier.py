@@ -6,12 +6,22 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from multisource.learners import LEARNERS, TorchClassifier
 from multisource.learners.torch_classifier import build_mlp
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Tiny models train faster on one thread: no op waits on a descheduled sibling (shared CI CPUs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +32,7 @@ def digits():
 
 @pytest.mark.parametrize(
     "optimizer, lr, kwargs",
-    [("adam", 3e-3, {}), ("sgd", 0.1, {"momentum": 0.9}), ("mfac", 1e-2, {"ngrads": 32, "damp": 1e-4})],
+    [("adam", 3e-3, {}), ("sgd", 0.1, {"momentum": 0.9}), ("mfac", 1e-2, {"ngrads": 32, "damp": 1e-3})],
 )
 def test_each_optimizer_learns_digits(digits, optimizer, lr, kwargs):
     X_train, X_test, y_train, y_test = digits

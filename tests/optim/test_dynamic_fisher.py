@@ -131,3 +131,17 @@ def test_window_built_from_gradients_continues_like_one_filled_by_pushes():
     assert relative_error(built.mul(x), pushed.mul(x)) < TOL
     for g in stream[m:]:
         assert relative_error(built.push_mul(g), pushed.push_mul(g)) < TOL
+
+
+def test_push_falls_back_to_an_exact_rebuild_when_the_pivot_is_not_positive(monkeypatch):
+    import multisource.optim.dynamic_fisher as module
+
+    d, m, damp = 40, 4, 1e-3
+    stream = random_gradients(m + 1, d, seed=13)
+    fisher = DynamicInverseFisher.empty(m, d, damp, dtype=torch.float64)
+    for g in stream[:m]:
+        fisher.push(g)
+    # a broken trailing factor makes the new pivot negative, as heavy rounding would
+    monkeypatch.setattr(module, "cholesky_rank_one_update", lambda factor, x: 1e-8 * torch.eye(len(x), dtype=x.dtype))
+    step = fisher.push_mul(stream[m])
+    assert relative_error(step, torch.linalg.solve(dense_fisher(stream[1:], damp), stream[m])) < TOL

@@ -11,6 +11,8 @@ from multisource.compress.layer import LayerResult, PruneTarget, check_target
 from multisource.compress.methods import PRUNING_METHODS, PruningMethod
 from multisource.compress.models import load_pruned, load_smollm2, save_pruned
 from multisource.compress.quant import QuantGrid, minmax_grid, quantize
+from multisource.compress.schedule import outlier_ratios, owl_layer_sparsity
+from multisource.compress.small_nets import prune_classifier
 from multisource.compress.sparsegpt import sparsegpt_prune_layer
 
 __all__ = [
@@ -28,7 +30,10 @@ __all__ = [
     "load_smollm2",
     "magnitude_prune_layer",
     "minmax_grid",
+    "outlier_ratios",
+    "owl_layer_sparsity",
     "perplexity",
+    "prune_classifier",
     "prune_model",
     "quantize",
     "save_pruned",

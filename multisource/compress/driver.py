@@ -165,7 +165,7 @@ def prune_model(
     method : str or PruningMethod
         A name in ``PRUNING_METHODS`` ("sparsegpt", "wanda", "magnitude") or a ``PruningMethod``.
     sparsity : float, dict or callable
-        One sparsity for all layers; a dict full layer name -> sparsity (layers not in it are left
+        Ignored when ``pattern`` is given. One sparsity for all layers; a dict full layer name -> sparsity (layers not in it are left
         dense), e.g. from ``owl_layer_sparsity``; or a function of the full layer name.
     pattern, bits, blocksize, percdamp
         The layer target and solver options, see ``sparsegpt_prune_layer``.
@@ -187,8 +187,8 @@ def prune_model(
     """
     pruner = method if isinstance(method, PruningMethod) else PRUNING_METHODS.get(method)
     method_name = method if isinstance(method, str) else getattr(pruner.prune, "__name__", "custom")
-    if pattern is not None:
-        check_target(sparsity if isinstance(sparsity, float | int) else 0.0, pattern, bits)
+    if pattern is not None:  # the pattern fixes the sparsity (N/M) of every layer
+        check_target(0.0, pattern, bits)
         sparsity = 0.0
     elif isinstance(sparsity, Mapping):
         for name, value in sparsity.items():

@@ -230,3 +230,10 @@ def test_magnitude_needs_no_calibration_but_sparsegpt_does():
 def test_weight_matrix_of_gpt2_conv1d_is_outputs_by_inputs():
     block = _tiny("gpt2").transformer.h[0]
     assert tuple(weight_matrix(block.mlp.c_fc).shape) == (128, 32)
+
+
+def test_a_pattern_sets_the_sparsity_whatever_the_sparsity_argument():
+    model = _tiny("opt")
+    report = prune_model(model, _ids(), pattern="1:4", progress=False)  # default sparsity=0.5 is ignored
+    assert all(r.target_sparsity == 0.25 and r.sparsity == 0.25 for r in report.layers)
+    assert all(r.nm_ok for r in sparsity_report(model, pattern="1:4"))

@@ -9,7 +9,7 @@ Gaussian elimination (O(d^2) per column, O(d^3) per layer, the same result on th
 ``--model`` also prunes all 210 Linear layers of SmolLM2-135M (32 x 512 calibration tokens by
 default) and prints the split between forward passes and solves.
 
-    python benchmarks/sparsegpt.py [--model] [--calib-windows 32]
+    python benchmarks/sparsegpt.py [--model] [--no-layers] [--calib-windows 32]
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def model_run(calib_windows: int, seqlen: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="store_true", help="also prune the whole SmolLM2-135M")
+    parser.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
     parser.add_argument("--calib-windows", type=int, default=32)
     parser.add_argument("--seqlen", type=int, default=512)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the layer table (both methods)")
@@ -94,8 +95,9 @@ def main() -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    print(f"CPU threads for the layer table: {args.threads}")
-    layer_table(devices)
+    if not args.no_layers:
+        print(f"CPU threads for the layer table: {args.threads}")
+        layer_table(devices)
     torch.set_num_threads(previous)
     if args.model:
         model_run(args.calib_windows, args.seqlen)

@@ -254,7 +254,6 @@ def prune_model(
                             H = accumulators[group[0]].hessian()
                             for relative in group:
                                 prune_layer(f"{prefix}{relative}".rstrip(".") or "layer", layers[relative], H)
-                            del H
                     if index + 1 < len(adapter.blocks):
                         t0 = time.perf_counter()
                         inps = [_run_block(block, inp, extra) for inp, extra in zip(inps, extras)]

@@ -11,6 +11,8 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
+    "run": ("multisource.runner.run_command", "run an experiment spec (TOML) into a resumable SQLite store"),
+    "report": ("multisource.runner.report_command", "tables and figures of the rows in a store"),
     "bound": ("multisource.bounds.bound_command", "bound terms, filter threshold and sample complexity for one setting"),
 }
 

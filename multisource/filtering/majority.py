@@ -91,7 +91,9 @@ def known_alpha(
     """Known-alpha count filter: keep ``i`` if ``count_i >= ceil((1-alpha)N)`` (paper) or ``> floor(alpha N)`` (flea).
 
     With ``n_adv`` given instead of ``alpha`` the counts are ``N - n_adv`` and ``n_adv + 1``.
-    ``threshold`` as in :func:`threshold_majority`; the derived one uses ``k = N - n_adv``.
+    ``threshold`` as in :func:`threshold_majority`, and the derived one is the same (``k = floor(N/2) + 1``):
+    with ``k = N - n_adv`` the radius ``r_i`` of a clean source reaches its farthest clean neighbour,
+    and doubling it lets in sources the majority threshold rejects.
     """
     disc, sizes = check_disc_matrix(disc, sizes)
     n = disc.shape[0]
@@ -100,7 +102,7 @@ def known_alpha(
     n_bad = n_adversarial(n, alpha, n_adv, rule="known_alpha")
     # ceil((1 - alpha) N) == N - floor(alpha N) exactly, without the rounding of (1 - alpha) * N.
     n_good = n - n_bad
-    s, source = resolve_threshold(threshold, disc, sizes, n_good)
+    s, source = resolve_threshold(threshold, disc, sizes, n // 2 + 1)
     min_count = n_good if variant == "paper" else n_bad + 1
     return _count_filter(disc, sizes, s, min_count, threshold_source=source, n_adv=n_bad, variant=variant)
 

@@ -119,18 +119,22 @@ def test_derived_threshold_never_leaves_the_majority_filter_empty_on_a_metric(n,
     assert not sel.info["fell_back"] and sel.kept.sum() >= n // 2 + 1
 
 
+def _keep_smallest_by_loops(scores, n_keep):
+    """Keep the n_keep smallest scores and every score tied with the last of them (to 1e-12)."""
+    cut = sorted(scores)[n_keep - 1]
+    return np.array([score <= cut + 1e-12 for score in scores])
+
+
 def _quantile_by_loops(disc, n_adv):
     n = len(disc)
     q = [sorted(disc[i])[n - n_adv - 1] for i in range(n)]
-    order = sorted(range(n), key=lambda i: q[i])
-    return np.isin(np.arange(n), order[: n - n_adv])
+    return _keep_smallest_by_loops(q, n - n_adv)
 
 
 def _krum_by_loops(disc, f):
     n = len(disc)
     scores = [sum(sorted(disc[i][j] for j in range(n) if j != i)[: n - f - 2]) for i in range(n)]
-    order = sorted(range(n), key=lambda i: scores[i])
-    return np.array(scores), np.isin(np.arange(n), order[: n - f])
+    return np.array(scores), _keep_smallest_by_loops(scores, n - f)
 
 
 @settings(max_examples=30, deadline=None)

@@ -1,0 +1,183 @@
+"""One grid point of an experiment: build the sources, corrupt them, compute ``disc`` once, evaluate every rule.
+
+Seeds: the split depends only on the seed, so every attack and alpha at one seed corrupts the same
+clean sources (paired comparisons); the adversary's stream also depends on the attack and alpha.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from multisource.corruption import Adversary
+from multisource.data import load_dataset, make_multisource
+from multisource.data.dataset import MultiSourceDataset
+from multisource.discrepancy import pairwise
+from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS, Selection
+from multisource.learners import aligned_proba, fit_per_source, fit_weighted, linear_logits, make_learner
+from multisource.learners import sample_weights, softmax_proba
+from multisource.runner.spec import Component, ExperimentSpec, canonical_json, rule_kind, short_hash
+
+NO_ATTACK = Component("none")
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """Attack (``NO_ATTACK`` at alpha = 0), alpha and seed of one cell of the grid."""
+
+    attack: Component
+    alpha: float
+    seed: int
+
+    def stream(self, purpose: str) -> int:
+        """A seed for one random purpose of this point, stable across runs and processes."""
+        tag = zlib.crc32(canonical_json([purpose, self.attack.key(), self.alpha]).encode())
+        return int(np.random.SeedSequence([self.seed, tag]).generate_state(1)[0])
+
+
+def grid_points(spec: ExperimentSpec) -> list[GridPoint]:
+    """``attacks x alphas x seeds`` with alpha = 0 (no corruption) once per seed, not once per attack."""
+    points = []
+    for seed in spec.seeds:
+        for alpha in spec.alphas:
+            attacks = [NO_ATTACK] if alpha == 0 else spec.attacks
+            points.extend(GridPoint(attack, alpha, seed) for attack in attacks)
+    return points
+
+
+def row_key(spec: ExperimentSpec, point: GridPoint, rule: Component) -> str:
+    """The store's primary key: a hash of (setting, attack, alpha, seed, rule)."""
+    return short_hash([spec.setting_hash(), point.attack.key(), point.alpha, point.seed, rule.key()])
+
+
+def filter_precision_recall(kept: np.ndarray, bad: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of the removed sources as a detector of the bad ones.
+
+    precision = |removed & bad| / |removed|, recall = |removed & bad| / |bad|. An empty denominator
+    means no mistake of that kind was possible, and counts as 1: removing nothing has precision 1,
+    and with no bad sources recall is 1.
+    """
+    removed = ~kept
+    hits = np.sum(removed & bad)
+    precision = hits / removed.sum() if removed.any() else 1.0
+    recall = hits / bad.sum() if bad.any() else 1.0
+    return float(precision), float(recall)
+
+
+def _scalar_info(info: dict[str, Any]) -> str:
+    """The JSON-friendly scalar entries of a selection's diagnostics (arrays are left out of the store)."""
+    return json.dumps({k: v for k, v in info.items() if isinstance(v, bool | int | float | str)}, sort_keys=True)
+
+
+def _rule_params(rule: Component, fn, dataset: MultiSourceDataset, bad: np.ndarray) -> dict[str, Any]:
+    """The rule's parameters, with the oracle's bad mask and the theory threshold filled in where asked for."""
+    params = dict(rule.params)
+    if "bad" in inspect.signature(fn).parameters:
+        params["bad"] = bad
+    if params.get("threshold") == "theory":
+        from multisource.bounds import VCComplexity, theory_threshold
+
+        # Linear classifiers with an intercept in d dimensions have VC dimension d + 1.
+        vc = params.pop("vc_dimension", dataset.n_features + 1)
+        params["threshold"] = theory_threshold(params.pop("delta", 0.05), VCComplexity(vc))
+    return params
+
+
+class _PointEvaluator:
+    """Evaluates rules on one corrupted dataset; per-source models are fitted once and shared."""
+
+    def __init__(self, dataset: MultiSourceDataset, bad: np.ndarray, disc: np.ndarray, learner, alpha: float) -> None:
+        self.dataset, self.bad, self.disc, self.learner, self.alpha = dataset, bad, disc, learner, alpha
+        self._models = None
+
+    def models(self) -> list:
+        if self._models is None:
+            self._models = fit_per_source(self.learner, self.dataset)
+        return self._models
+
+    def error(self, predicted: np.ndarray) -> float:
+        return float(np.mean(predicted != self.dataset.y_test))
+
+    def run_filter(self, rule: Component) -> dict[str, Any]:
+        fn = FILTERING_RULES.get(rule.name)
+        ds = self.dataset
+        selection: Selection = fn(self.disc, ds.sizes, self.alpha, **_rule_params(rule, fn, ds, self.bad))
+        keep = selection.kept[ds.source]
+        weights = sample_weights(selection.weights, ds.source, ds.sizes)
+        model = fit_weighted(clone(self.learner), ds.X[keep], ds.y[keep], weights)
+        precision, recall = filter_precision_recall(selection.kept, self.bad)
+        return {
+            "error": self.error(model.predict(ds.X_test)),
+            "precision": precision,
+            "recall": recall,
+            "n_kept": int(selection.kept.sum()),
+            "fell_back": bool(selection.info.get("fell_back", False)),
+            "info": _scalar_info(selection.info),
+        }
+
+    def run_aggregator(self, rule: Component, kind: str) -> dict[str, Any]:
+        ds = self.dataset
+        if kind == "parameter_aggregator":
+            thetas = np.stack([linear_logits(mdl, ds.n_classes, ds.n_features) for mdl in self.models()])
+            theta = PARAMETER_AGGREGATORS.get(rule.name)(thetas.reshape(len(thetas), -1), **rule.params)
+            proba = softmax_proba(theta.reshape(thetas.shape[1:]), ds.X_test)
+        else:
+            probas = np.stack([aligned_proba(mdl, ds.X_test, ds.n_classes) for mdl in self.models()])
+            proba = PREDICTION_AGGREGATORS.get(rule.name)(probas, **rule.params)
+        return {"error": self.error(proba.argmax(axis=1)), "precision": None, "recall": None,
+                "n_kept": ds.n_sources, "fell_back": False, "info": "{}"}
+
+
+def build_point_data(spec: ExperimentSpec, point: GridPoint) -> tuple[MultiSourceDataset, np.ndarray]:
+    """The corrupted sources of a grid point and the true (N,) mask of bad sources."""
+    data = load_dataset(spec.dataset, seed=point.seed, **spec.dataset_params)
+    clean = make_multisource(
+        data, n_sources=spec.n_sources, m=spec.m, split=spec.split, n_test=spec.n_test,
+        standardize=spec.standardize, seed=point.seed, **spec.split_params,
+    )
+    if point.attack == NO_ATTACK:
+        return clean, np.zeros(spec.n_sources, dtype=bool)
+    adversary = Adversary(point.alpha, point.attack.name, selection=spec.selection, params=point.attack.params,
+                          seed=point.stream("adversary"))
+    result = adversary.corrupt(clean, learner=make_learner(spec.learner.name, random_state=point.seed, **spec.learner.params))
+    return result.dataset, result.bad
+
+
+def run_point(spec: ExperimentSpec, point: GridPoint, rules: tuple[Component, ...]) -> list[dict[str, Any]]:
+    """The store rows of ``rules`` at one grid point (pure: no I/O, so any executor can run it)."""
+    dataset, bad = build_point_data(spec, point)
+    start = time.perf_counter()
+    disc = pairwise(dataset, estimator=spec.discrepancy.name, seed=point.seed, **spec.discrepancy.params)
+    disc_seconds = time.perf_counter() - start
+    learner = make_learner(spec.learner.name, random_state=point.seed, **spec.learner.params)
+    evaluator = _PointEvaluator(dataset, bad, disc, learner, point.alpha)
+    rows = []
+    for rule in rules:
+        kind = rule_kind(rule.name)
+        start = time.perf_counter()
+        if kind in ("filter", "baseline"):
+            result = evaluator.run_filter(rule)
+        else:
+            result = evaluator.run_aggregator(rule, kind)
+        rows.append({
+            "key": row_key(spec, point, rule),
+            "experiment": spec.name,
+            "setting": spec.setting_hash(),
+            "attack": point.attack.label,
+            "alpha": point.alpha,
+            "n_bad": int(bad.sum()),
+            "seed": point.seed,
+            "rule": rule.label,
+            "kind": kind,
+            **result,
+            "seconds": time.perf_counter() - start,
+            "disc_seconds": disc_seconds,
+        })
+    return rows

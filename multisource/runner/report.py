@@ -1,0 +1,186 @@
+"""Tables and figures from a store: mean test error +- standard error per rule x attack x number of bad sources.
+
+The alpha = 0 grid points (attack "none") are the n_bad = 0 column of every attack's table and figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multisource.runner.spec import RULE_KINDS
+
+ORACLE, NAIVE = "clean_only", "all_data"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Mean over seeds of one (experiment, attack, n_bad, rule) group."""
+
+    experiment: str
+    attack: str
+    n_bad: int
+    rule: str
+    kind: str
+    n_seeds: int
+    error_mean: float
+    error_se: float
+    precision_mean: float | None
+    recall_mean: float | None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[Cell]:
+    """Group rows by (experiment, attack, n_bad, rule); s.e. = sample std / sqrt(#seeds) (NaN for one seed).
+
+    An experiment name stored with several settings (its spec changed between runs) is reported as
+    ``name@<setting hash>`` per setting, so numbers of different settings are never averaged together.
+    """
+    settings = defaultdict(set)
+    for row in rows:
+        settings[row["experiment"]].add(row["setting"])
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        name = row["experiment"]
+        if len(settings[name]) > 1:
+            name = f"{name}@{row['setting'][:8]}"
+        groups[(name, row["attack"], row["n_bad"], row["rule"], row["kind"])].append(row)
+    cells = []
+    for (experiment, attack, n_bad, rule, kind), group in groups.items():
+        errors = np.array([r["error"] for r in group])
+        se = float(errors.std(ddof=1) / math.sqrt(len(errors))) if len(errors) > 1 else math.nan
+        cells.append(Cell(experiment, attack, n_bad, rule, kind, len(group), float(errors.mean()), se,
+                          _mean([r["precision"] for r in group]), _mean([r["recall"] for r in group])))
+    return sorted(cells, key=lambda c: (c.experiment, c.attack, c.n_bad, RULE_KINDS.index(c.kind), c.rule))
+
+
+def _attack_views(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
+    """Per (experiment, attack): its cells plus the experiment's no-attack cells (n_bad = 0)."""
+    views: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+    clean = defaultdict(list)
+    for cell in cells:
+        (clean[cell.experiment] if cell.attack == "none" else views[(cell.experiment, cell.attack)]).append(cell)
+    for (experiment, _), view in views.items():
+        view.extend(clean[experiment])
+    if not views:  # only alpha = 0 was run
+        views = {(exp, "none"): view for exp, view in clean.items()}
+    return dict(sorted(views.items()))
+
+
+def _rules_in_order(view: list[Cell]) -> list[tuple[str, str]]:
+    return sorted({(c.kind, c.rule) for c in view}, key=lambda kr: (RULE_KINDS.index(kr[0]), kr[1]))
+
+
+def _fmt_error(cell: Cell | None) -> str:
+    if cell is None:
+        return ""
+    se = "n/a" if math.isnan(cell.error_se) else f"{100 * cell.error_se:.1f}"
+    return f"{100 * cell.error_mean:.1f} ± {se}"
+
+
+def _wide_table(view: list[Cell], fmt, kinds: tuple[str, ...]) -> list[str]:
+    n_bads = sorted({c.n_bad for c in view})
+    index = {(c.rule, c.n_bad): c for c in view}
+    lines = ["| rule | " + " | ".join(str(n) for n in n_bads) + " |", "|---" * (len(n_bads) + 1) + "|"]
+    for kind, rule in _rules_in_order(view):
+        if kind in kinds:
+            lines.append(f"| {rule} | " + " | ".join(fmt(index.get((rule, n))) for n in n_bads) + " |")
+    return lines
+
+
+def best_rule_table(cells: list[Cell]) -> list[str]:
+    """Per attack and n_bad > 0: the discrepancy filter with the lowest mean error against all data and the oracle."""
+    lines = ["| experiment | attack | n_bad | best filter | its error (%) | all_data (%) | clean_only (%) "
+             "| below all_data | gap to oracle (points) |", "|---" * 9 + "|"]
+    by_point = defaultdict(dict)
+    for cell in cells:
+        if cell.n_bad > 0:
+            by_point[(cell.experiment, cell.attack, cell.n_bad)][cell.rule] = cell
+    for (experiment, attack, n_bad), group in sorted(by_point.items()):
+        filters = [c for c in group.values() if c.kind == "filter"]
+        if not filters:
+            continue
+        best = min(filters, key=lambda c: c.error_mean)
+        naive, oracle = group.get(NAIVE), group.get(ORACLE)
+        below = "" if naive is None else ("yes" if best.error_mean < naive.error_mean else "no")
+        gap = "" if oracle is None else f"{100 * (best.error_mean - oracle.error_mean):+.1f}"
+        lines.append(f"| {experiment} | {attack} | {n_bad} | {best.rule} | {_fmt_error(best)} | {_fmt_error(naive)} "
+                     f"| {_fmt_error(oracle)} | {below} | {gap} |")
+    return lines
+
+
+def markdown_report(cells: list[Cell]) -> str:
+    """The report as markdown: an error table and a precision/recall table per attack, then the best-rule table."""
+    out = []
+    for (experiment, attack), view in _attack_views(cells).items():
+        seeds = max(c.n_seeds for c in view)
+        out += [f"## {experiment}: {attack}", "",
+                f"Test error (%) by number of corrupted sources (columns), mean ± s.e. over {seeds} seeds.", ""]
+        out += _wide_table(view, _fmt_error, RULE_KINDS) + [""]
+        out += ["Filter precision / recall (removed sources as a detector of the bad ones).", ""]
+
+        def fmt_pr(cell: Cell | None) -> str:
+            return "" if cell is None or cell.precision_mean is None else f"{cell.precision_mean:.2f} / {cell.recall_mean:.2f}"
+
+        out += _wide_table(view, fmt_pr, ("baseline", "filter")) + [""]
+    out += ["## Best discrepancy filter against all data and the clean-only oracle", ""] + best_rule_table(cells)
+    return "\n".join(out) + "\n"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def error_figures(cells: list[Cell], out_dir: str | Path) -> list[Path]:
+    """One PNG per (experiment, attack): mean test error +- s.e. against the number of bad sources, a line per rule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    styles = {"baseline": "--", "filter": "-", "parameter_aggregator": ":", "prediction_aggregator": "-."}
+    for (experiment, attack), view in _attack_views(cells).items():
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for kind, rule in _rules_in_order(view):
+            series = sorted((c for c in view if c.rule == rule), key=lambda c: c.n_bad)
+            x = [c.n_bad for c in series]
+            y = [100 * c.error_mean for c in series]
+            se = [0.0 if math.isnan(c.error_se) else 100 * c.error_se for c in series]
+            ax.errorbar(x, y, yerr=se, linestyle=styles[kind], marker="o", markersize=3, capsize=2, label=rule)
+        ax.set_xlabel("number of corrupted sources")
+        ax.set_ylabel("test error (%)")
+        ax.set_title(f"{experiment}: {attack}")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        path = out_dir / f"{_slug(experiment)}_{_slug(attack)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_csv(cells: list[Cell], path: str | Path) -> Path:
+    """The long-format summary, one line per cell."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(Cell.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(c) for c in cells)
+    return path

@@ -1,0 +1,272 @@
+"""``ExperimentSpec``: one TOML file naming the data, the adversary, the rules, the learner and the seeds of a grid.
+
+Example (``experiments/quickstart.toml``)::
+
+    name = "quickstart"
+    seeds = [0, 1, 2, 3, 4]
+    alphas = [0.0, 0.1, 0.2, 0.3, 0.4]
+    rules = ["all_data", "clean_only", "quantile", {name = "trimmed_mean", params = {beta = 0.2}}]
+
+    [data]
+    dataset = "breast_cancer"
+    n_sources = 10
+    m = 40
+
+    [learner]
+    name = "logreg"
+
+    [[attacks]]
+    name = "label_flip"
+    params = {p = 1.0}
+
+Rules and attacks are a name or a table ``{name, params, label}``; the label (default: the name,
+followed by the parameters when there are any) is what reports show and must be unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from multisource.utils.validation import check_alpha, check_int, check_real
+
+RULE_KINDS = ("filter", "baseline", "parameter_aggregator", "prediction_aggregator")
+
+
+def canonical_json(value: object) -> str:
+    """JSON with sorted keys and no whitespace: equal values give equal strings (and hashes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def short_hash(value: object) -> str:
+    """16 hex digits of the SHA-256 of ``canonical_json(value)``."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
+
+
+def _check_keys(where: str, table: dict, allowed: set[str], required: set[str] = frozenset()) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(allowed)}")
+    missing = set(required) - set(table)
+    if missing:
+        raise ValueError(f"{where}: missing required keys {sorted(missing)}")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named, parametrised thing of a spec (an attack, rule, learner or discrepancy estimator)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"a component name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.params, dict):
+            raise TypeError(f"params of {self.name!r} must be a table, got {type(self.params).__name__}")
+        if not self.label:
+            args = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+            object.__setattr__(self, "label", f"{self.name}({args})" if args else self.name)
+
+    @classmethod
+    def parse(cls, where: str, entry: object) -> Component:
+        """A component from a bare name or a ``{name, params, label}`` table."""
+        if isinstance(entry, str):
+            return cls(entry)
+        if not isinstance(entry, dict):
+            raise TypeError(f"{where} must be a name or a table {{name, params, label}}, got {entry!r}")
+        _check_keys(where, entry, {"name", "params", "label"}, {"name"})
+        return cls(entry["name"], dict(entry.get("params", {})), entry.get("label", ""))
+
+    def key(self) -> dict[str, Any]:
+        """What identifies the component's results: name and parameters (not the display label)."""
+        return {"name": self.name, "params": self.params}
+
+
+def rule_kind(name: str) -> str:
+    """Which family a rule name belongs to (one of ``RULE_KINDS``); a clear error lists every valid name."""
+    from multisource.filtering import BASELINES, FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS
+
+    if name in BASELINES:
+        return "baseline"
+    if name in FILTERING_RULES:
+        return "filter"
+    if name in PARAMETER_AGGREGATORS:
+        return "parameter_aggregator"
+    if name in PREDICTION_AGGREGATORS:
+        return "prediction_aggregator"
+    valid = FILTERING_RULES.names() + PARAMETER_AGGREGATORS.names() + PREDICTION_AGGREGATORS.names()
+    raise ValueError(f"unknown rule {name!r}; valid rules: {sorted(valid)}")
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A grid of experiments: ``attacks x alphas x seeds`` grid points (alpha = 0 once), every rule at each.
+
+    Attributes
+    ----------
+    name : experiment name used in reports.
+    dataset, dataset_params : a name in ``multisource.data.DATASETS`` and its loader parameters.
+    n_sources, m : N sources of m samples each.
+    split, split_params : a name in ``multisource.data.SPLITS`` and its parameters.
+    n_test : clean test set size (int) or fraction of the data set.
+    alphas : fractions of corrupted sources, each in [0, 1/2); ``floor(alpha N)`` sources are bad.
+    attacks : attacks of ``multisource.corruption.ATTACKS`` (run for every alpha > 0).
+    selection : how the adversary picks its sources, "fixed" or "adaptive".
+    rules : filtering rules, baselines and aggregators to compare.
+    learner : a learner for ``multisource.learners.make_learner``.
+    discrepancy : the ``multisource.discrepancy.pairwise`` estimator and its parameters.
+    seeds : one grid point per seed (the seed fixes the split, the adversary and the learner).
+    """
+
+    name: str
+    dataset: str
+    n_sources: int
+    m: int
+    alphas: tuple[float, ...]
+    attacks: tuple[Component, ...]
+    rules: tuple[Component, ...]
+    seeds: tuple[int, ...]
+    learner: Component = field(default_factory=lambda: Component("logreg"))
+    discrepancy: Component = field(default_factory=lambda: Component("linear"))
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    split: str = "iid"
+    split_params: dict[str, Any] = field(default_factory=dict)
+    n_test: int | float = 0.25
+    standardize: bool = True
+    selection: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError("name must be a non-empty string")
+        check_int("n_sources", self.n_sources, minimum=2)
+        check_int("m", self.m, minimum=1)
+        if isinstance(self.n_test, float):
+            check_real("n_test", self.n_test, low=0.0, high=1.0, low_open=True, high_open=True)
+        else:
+            check_int("n_test", self.n_test, minimum=1)
+        for what in ("alphas", "attacks", "rules", "seeds"):
+            value = tuple(getattr(self, what))
+            if not value:
+                raise ValueError(f"{what} must not be empty")
+            object.__setattr__(self, what, value)
+        object.__setattr__(self, "alphas", tuple(check_alpha(a, "alphas[]") for a in self.alphas))
+        if len(set(self.alphas)) != len(self.alphas):
+            raise ValueError(f"alphas must be distinct, got {list(self.alphas)}")
+        for seed in self.seeds:
+            check_int("seeds[]", seed, minimum=0)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
+        for what in ("attacks", "rules"):
+            labels = [c.label for c in getattr(self, what)]
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"{what} labels must be unique, got {labels}; give duplicates a 'label'")
+        if self.selection not in ("fixed", "adaptive"):
+            raise ValueError(f"selection must be 'fixed' or 'adaptive', got {self.selection!r}")
+        self._check_names()
+
+    def _check_names(self) -> None:
+        """Unknown data sets, splits, attacks, rules and learners fail here, before any work is done."""
+        from multisource.corruption import ATTACKS
+        from multisource.data import DATASETS, SPLITS
+        from multisource.discrepancy import DISCREPANCY_ESTIMATORS
+        from multisource.learners import make_learner
+
+        DATASETS.get(self.dataset)
+        SPLITS.get(self.split)
+        DISCREPANCY_ESTIMATORS.get(self.discrepancy.name)
+        for attack in self.attacks:
+            ATTACKS.get(attack.name)
+        for rule in self.rules:
+            rule_kind(rule.name)
+        make_learner(self.learner.name, **self.learner.params)
+
+    # ---- TOML -------------------------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> ExperimentSpec:
+        """Read and validate a spec file; errors name the offending key."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"spec file {str(path)!r} does not exist")
+        try:
+            with path.open("rb") as fh:
+                table = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: invalid TOML: {err}") from None
+        table.setdefault("name", path.stem)
+        return cls.from_dict(table)
+
+    @classmethod
+    def from_dict(cls, table: dict[str, Any]) -> ExperimentSpec:
+        """A spec from the table layout of the TOML file (see the module docstring)."""
+        _check_keys(
+            "spec",
+            table,
+            {"name", "seeds", "alphas", "rules", "attacks", "data", "learner", "discrepancy", "adversary"},
+            {"seeds", "alphas", "rules", "attacks", "data"},
+        )
+        data = dict(table["data"])
+        _check_keys(
+            "[data]", data, {"dataset", "params", "n_sources", "m", "split", "split_params", "n_test", "standardize"},
+            {"dataset", "n_sources", "m"},
+        )
+        adversary = dict(table.get("adversary", {}))
+        _check_keys("[adversary]", adversary, {"selection"})
+        for key in ("alphas", "seeds", "rules", "attacks"):
+            if not isinstance(table[key], list):
+                raise TypeError(f"{key} must be a list, got {table[key]!r}")
+        return cls(
+            name=table["name"],
+            dataset=data["dataset"],
+            dataset_params=dict(data.get("params", {})),
+            n_sources=data["n_sources"],
+            m=data["m"],
+            split=data.get("split", "iid"),
+            split_params=dict(data.get("split_params", {})),
+            n_test=data.get("n_test", 0.25),
+            standardize=bool(data.get("standardize", True)),
+            alphas=tuple(table["alphas"]),
+            attacks=tuple(Component.parse("attacks[]", a) for a in table["attacks"]),
+            selection=adversary.get("selection", "fixed"),
+            rules=tuple(Component.parse("rules[]", r) for r in table["rules"]),
+            learner=Component.parse("learner", table.get("learner", "logreg")),
+            discrepancy=Component.parse("discrepancy", table.get("discrepancy", "linear")),
+            seeds=tuple(table["seeds"]),
+        )
+
+    # ---- identity ---------------------------------------------------------------------------------
+    def setting(self) -> dict[str, Any]:
+        """Everything that fixes a grid point's result apart from the grid axes (attack, alpha, seed, rule)."""
+        return {
+            "dataset": self.dataset,
+            "dataset_params": self.dataset_params,
+            "n_sources": self.n_sources,
+            "m": self.m,
+            "split": self.split,
+            "split_params": self.split_params,
+            "n_test": self.n_test,
+            "standardize": self.standardize,
+            "selection": self.selection,
+            "learner": self.learner.key(),
+            "discrepancy": self.discrepancy.key(),
+        }
+
+    def setting_hash(self) -> str:
+        """Hash of :meth:`setting`: specs that differ only in their grid axes share finished rows."""
+        return short_hash(self.setting())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data (stored next to the results)."""
+        return {
+            "name": self.name,
+            **self.setting(),
+            "alphas": list(self.alphas),
+            "attacks": [asdict(a) for a in self.attacks],
+            "rules": [asdict(r) for r in self.rules],
+            "seeds": list(self.seeds),
+        }

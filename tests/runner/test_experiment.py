@@ -1,0 +1,69 @@
+"""One grid point: rows checked against learners fitted by hand on the same corrupted data."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from multisource.learners import linear_logits, softmax_proba
+from multisource.runner import ExperimentSpec, filter_precision_recall, grid_points, run_point
+from multisource.runner.experiment import NO_ATTACK, build_point_data
+
+
+@pytest.fixture
+def spec(tiny_spec_path):
+    return ExperimentSpec.from_toml(tiny_spec_path)
+
+
+def test_grid_runs_alpha_zero_once_per_seed_not_once_per_attack(write_spec):
+    two_attacks = ExperimentSpec.from_toml(write_spec(extra='\n[[attacks]]\nname = "label_shuffle"\n'))
+    points = grid_points(two_attacks)
+    assert len(points) == 2 * (1 + 2 * 1)  # seeds x (alpha = 0 once + attacks x non-zero alphas)
+    assert sum(p.attack == NO_ATTACK for p in points) == 2
+    assert all((p.alpha == 0) == (p.attack == NO_ATTACK) for p in points)
+
+
+@pytest.mark.parametrize(
+    ("kept", "bad", "expected"),
+    [
+        ([1, 1, 0, 0], [0, 0, 1, 1], (1.0, 1.0)),
+        ([1, 0, 0, 1], [0, 0, 1, 1], (0.5, 0.5)),
+        ([1, 1, 1, 1], [0, 0, 1, 1], (1.0, 0.0)),  # removes nothing: no false alarm, finds nothing
+        ([1, 1, 1, 1], [0, 0, 0, 0], (1.0, 1.0)),  # no bad sources and none removed: no mistake at all
+        ([1, 0, 1, 1], [0, 0, 0, 0], (0.0, 1.0)),  # no bad sources, one clean removed
+    ],
+)
+def test_filter_precision_recall_by_hand(kept, bad, expected):
+    assert filter_precision_recall(np.array(kept, bool), np.array(bad, bool)) == expected
+
+
+def test_point_rows_match_learners_fitted_by_hand(spec):
+    point = next(p for p in grid_points(spec) if p.alpha > 0)
+    dataset, bad = build_point_data(spec, point)
+    assert bad.sum() == 1  # floor(0.2 * 5)
+    rows = {row["rule"]: row for row in run_point(spec, point, spec.rules)}
+    assert set(rows) == {r.label for r in spec.rules}
+
+    def error_of(model):
+        return np.mean(model.predict(dataset.X_test) != dataset.y_test)
+
+    clean = ~bad[dataset.source]
+    by_hand = LogisticRegression(max_iter=1000, random_state=point.seed)
+    assert rows["clean_only"]["error"] == pytest.approx(error_of(by_hand.fit(dataset.X[clean], dataset.y[clean])))
+    assert rows["all_data"]["error"] == pytest.approx(error_of(by_hand.fit(dataset.X, dataset.y)))
+    assert (rows["clean_only"]["precision"], rows["clean_only"]["recall"]) == (1.0, 1.0)
+    assert rows["all_data"]["recall"] == 0.0 and rows["all_data"]["n_kept"] == 5
+    # trimmed mean with beta = 0 is the plain mean of the per-source softmax logits.
+    thetas = [linear_logits(LogisticRegression(max_iter=1000).fit(*dataset.source_data(i)), 2, dataset.n_features)
+              for i in range(5)]
+    mean_pred = softmax_proba(np.mean(thetas, axis=0), dataset.X_test).argmax(axis=1)
+    assert rows["mean_of_models"]["error"] == pytest.approx(np.mean(mean_pred != dataset.y_test))
+    assert rows["mean_of_models"]["precision"] is None
+    assert all(row["n_bad"] == 1 and row["attack"] == "label_flip(p=1.0)" for row in rows.values())
+
+
+def test_point_rows_are_reproducible(spec):
+    point = grid_points(spec)[1]
+    strip = ("seconds", "disc_seconds")
+    first = [{k: v for k, v in r.items() if k not in strip} for r in run_point(spec, point, spec.rules)]
+    second = [{k: v for k, v in r.items() if k not in strip} for r in run_point(spec, point, spec.rules)]
+    assert first == second

@@ -1,0 +1,68 @@
+"""ExperimentSpec: TOML parsing, identity hashes and clear errors for every bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from multisource.runner import Component, ExperimentSpec
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "experiments" / "quickstart.toml"
+
+
+def test_spec_reads_every_field_and_labels_components(tiny_spec_path):
+    spec = ExperimentSpec.from_toml(tiny_spec_path)
+    assert (spec.name, spec.dataset, spec.n_sources, spec.m) == ("tiny", "breast_cancer", 5, 20)
+    assert spec.alphas == (0.0, 0.2) and spec.seeds == (0, 1)
+    assert spec.attacks == (Component("label_flip", {"p": 1.0}),) and spec.attacks[0].label == "label_flip(p=1.0)"
+    assert [r.label for r in spec.rules] == ["all_data", "clean_only", "quantile", "threshold_majority",
+                                             "mean_of_models", "median_proba"]
+    assert spec.learner == Component("logreg") and spec.discrepancy == Component("linear", {"l2": 1.0})
+
+
+def test_setting_hash_ignores_grid_axes_but_not_the_setting(write_spec):
+    base = ExperimentSpec.from_toml(write_spec())
+    more_seeds = ExperimentSpec.from_toml(write_spec(("seeds = [0, 1]", "seeds = [0, 1, 2]")))
+    other_m = ExperimentSpec.from_toml(write_spec(("m = 20", "m = 21")))
+    other_l2 = ExperimentSpec.from_toml(write_spec(("l2 = 1.0", "l2 = 2.0")))
+    assert base.setting_hash() == more_seeds.setting_hash()
+    assert len({base.setting_hash(), other_m.setting_hash(), other_l2.setting_hash()}) == 3
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("alphas = [0.0, 0.2]", "alphas = [0.0, 0.5]", "alphas\\[\\] must lie in \\[0.0, 0.5\\)"),
+        ("alphas = [0.0, 0.2]", "alphas = [0.2, 0.2]", "alphas must be distinct"),
+        ("m = 20", "m = 0", "m must be >= 1"),
+        ("n_sources = 5", "n_sources = 1", "n_sources must be >= 2"),
+        ("seeds = [0, 1]", "seeds = []", "seeds must not be empty"),
+        ('"median_proba"]', '"median_proba", "krum"]', "unknown rule 'krum'; valid rules: .*multi_krum"),
+        ('"median_proba"]', '"median_proba", "quantile"]', "rules labels must be unique"),
+        ('name = "label_flip"', 'name = "label_flop"', "unknown attack 'label_flop'"),
+        ('dataset = "breast_cancer"', 'dataset = "cifar"', "unknown dataset 'cifar'"),
+        ('name = "linear"', 'name = "quadratic"', "unknown discrepancy estimator 'quadratic'"),
+        ('name = "tiny"', 'name = "tiny"\nlearner = "NoSuchClassifier"', "unknown learner 'NoSuchClassifier'"),
+        ('name = "tiny"', 'name = "tiny"\nrepeats = 3', "spec: unknown keys \\['repeats'\\]"),
+        ("m = 20", "samples = 20", "\\[data\\]: unknown keys \\['samples'\\]"),
+        ("n_sources = 5\n", "", "\\[data\\]: missing required keys \\['n_sources'\\]"),
+        ("[data]", "[data", "invalid TOML"),
+    ],
+)
+def test_bad_specs_raise_clear_errors(write_spec, old, new, message):
+    path = write_spec((old, new))
+    with pytest.raises(ValueError, match=message):
+        ExperimentSpec.from_toml(path)
+
+
+def test_missing_spec_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        ExperimentSpec.from_toml(tmp_path / "nope.toml")
+
+
+def test_quickstart_spec_covers_what_the_issue_asks():
+    spec = ExperimentSpec.from_toml(QUICKSTART)
+    assert len(spec.attacks) >= 3 and spec.alphas == (0.0, 0.1, 0.2, 0.3, 0.4)
+    assert spec.n_sources == 10 and len(spec.seeds) == 5 and spec.dataset == "breast_cancer"
+    names = {rule.name for rule in spec.rules}
+    assert names >= {"threshold_majority", "known_alpha", "quantile", "multi_krum", "all_data", "clean_only",
+                     "single_trusted", "geometric_median", "coordinate_median", "trimmed_mean", "median_proba"}

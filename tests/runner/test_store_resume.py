@@ -75,11 +75,13 @@ def test_store_rejects_rows_with_missing_columns(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_cli_process_resumes_to_the_uninterrupted_rows(tiny_spec_path, tmp_path):
-    spec = ExperimentSpec.from_toml(tiny_spec_path)
+def test_killed_cli_process_resumes_to_the_uninterrupted_rows(write_spec, tmp_path):
+    # 8 seeds (16 grid points) so the kill lands well before the end.
+    spec_path = write_spec(("seeds = [0, 1]", "seeds = [0, 1, 2, 3, 4, 5, 6, 7]"))
+    spec = ExperimentSpec.from_toml(spec_path)
     _, expected = _run_fresh(spec, tmp_path / "full.sqlite")
     path = tmp_path / "killed.sqlite"
-    command = [sys.executable, "-m", "multisource.cli", "run", str(tiny_spec_path), "--store", str(path), "--no-progress"]
+    command = [sys.executable, "-m", "multisource.cli", "run", str(spec_path), "--store", str(path), "--no-progress"]
     proc = subprocess.Popen(command, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:

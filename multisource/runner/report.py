@@ -154,19 +154,24 @@ def error_figures(cells: list[Cell], out_dir: str | Path) -> list[Path]:
     paths = []
     styles = {"baseline": "--", "filter": "-", "parameter_aggregator": ":", "prediction_aggregator": "-."}
     for (experiment, attack), view in _attack_views(cells).items():
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for kind, rule in _rules_in_order(view):
+        fig, ax = plt.subplots(figsize=(8.0, 4.2))
+        rules = _rules_in_order(view)
+        colors = plt.get_cmap("tab20")(np.linspace(0, 1, 20))
+        for index, (kind, rule) in enumerate(rules):
             series = sorted((c for c in view if c.rule == rule), key=lambda c: c.n_bad)
-            x = [c.n_bad for c in series]
+            # A small horizontal dodge keeps rules with equal errors (e.g. every perfect filter) visible.
+            dodge = 0.3 * (index / max(1, len(rules) - 1) - 0.5)
+            x = [c.n_bad + dodge for c in series]
             y = [100 * c.error_mean for c in series]
             se = [0.0 if math.isnan(c.error_se) else 100 * c.error_se for c in series]
-            ax.errorbar(x, y, yerr=se, linestyle=styles[kind], marker="o", markersize=3, capsize=2, label=rule)
+            ax.errorbar(x, y, yerr=se, linestyle=styles[kind], marker="o", markersize=3, capsize=2, label=rule,
+                        color=colors[index % len(colors)])
         ax.set_xlabel("number of corrupted sources")
         ax.set_ylabel("test error (%)")
         ax.set_title(f"{experiment}: {attack}")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         path = out_dir / f"{_slug(experiment)}_{_slug(attack)}.png"
         fig.savefig(path, dpi=110)

@@ -1,5 +1,7 @@
 """One grid point: rows checked against learners fitted by hand on the same corrupted data."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -67,3 +69,29 @@ def test_point_rows_are_reproducible(spec):
     first = [{k: v for k, v in r.items() if k not in strip} for r in run_point(spec, point, spec.rules)]
     second = [{k: v for k, v in r.items() if k not in strip} for r in run_point(spec, point, spec.rules)]
     assert first == second
+
+
+def test_theory_threshold_and_weighting_rules_run_as_their_libraries_define_them(write_spec):
+    from multisource.bounds import VCComplexity, filter_threshold
+    from multisource.filtering.kl2019 import kl2019_weighting
+
+    spec = ExperimentSpec.from_toml(write_spec(
+        ('"median_proba"]', '"median_proba", "kl2019", {name = "threshold_majority", label = "theory", '
+                            'params = {threshold = "theory", delta = 0.1}}]'),
+    ))
+    point = next(p for p in grid_points(spec) if p.alpha > 0)
+    rows = {row["rule"]: row for row in run_point(spec, point, spec.rules[-2:])}
+    dataset, bad = build_point_data(spec, point)
+    # Linear classifiers in d = 30 dimensions: VC dimension 31; m = 20 samples per source, N = 5.
+    expected_s = filter_threshold(5, 20, 0.1, VCComplexity(31)).s
+    assert json.loads(rows["theory"]["info"])["threshold"] == pytest.approx(expected_s)
+    # kl2019: a weighted ERM with per-sample weight w_i / m_i, fitted here by hand.
+    from multisource.discrepancy import pairwise
+
+    disc = pairwise(dataset, estimator="linear", l2=1.0)
+    weights = kl2019_weighting(disc, dataset.sizes, point.alpha).weights
+    per_sample = weights[dataset.source] / dataset.sizes[dataset.source]
+    keep = per_sample > 0
+    model = LogisticRegression(max_iter=1000)
+    model.fit(dataset.X[keep], dataset.y[keep], sample_weight=per_sample[keep] / per_sample[keep].mean())
+    assert rows["kl2019"]["error"] == pytest.approx(np.mean(model.predict(dataset.X_test) != dataset.y_test))

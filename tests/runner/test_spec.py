@@ -64,5 +64,5 @@ def test_quickstart_spec_covers_what_the_issue_asks():
     assert len(spec.attacks) >= 3 and spec.alphas == (0.0, 0.1, 0.2, 0.3, 0.4)
     assert spec.n_sources == 10 and len(spec.seeds) == 5 and spec.dataset == "breast_cancer"
     names = {rule.name for rule in spec.rules}
-    assert names >= {"threshold_majority", "known_alpha", "quantile", "multi_krum", "all_data", "clean_only",
+    assert names >= {"threshold_majority", "known_alpha", "quantile", "multi_krum", "kl2019", "all_data", "clean_only",
                      "single_trusted", "geometric_median", "coordinate_median", "trimmed_mean", "median_proba"}

@@ -21,12 +21,17 @@ Example (``experiments/quickstart.toml``)::
 
 Rules and attacks are a name or a table ``{name, params, label}``; the label (default: the name,
 followed by the parameters when there are any) is what reports show and must be unique.
+Rules that need the true bad mask (``clean_only``, ``single_trusted``) receive it from the runner;
+``threshold = "theory"`` in a rule's params asks for the theory's ``s = 2 Delta_m``
+(:func:`multisource.bounds.theory_threshold` with ``delta``, default 0.05, and the VC dimension
+``vc_dimension``, default ``d + 1`` for linear classifiers in d dimensions).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,6 +163,14 @@ class ExperimentSpec:
         object.__setattr__(self, "alphas", tuple(check_alpha(a, "alphas[]") for a in self.alphas))
         if len(set(self.alphas)) != len(self.alphas):
             raise ValueError(f"alphas must be distinct, got {list(self.alphas)}")
+        # Reports are indexed by the number of bad sources floor(alpha N): it must identify the alpha.
+        n_bad = [math.floor(a * self.n_sources + 1e-9) for a in self.alphas]
+        if any(a > 0 and k == 0 for a, k in zip(self.alphas, n_bad)):
+            raise ValueError(f"alphas {list(self.alphas)} include a positive alpha with floor(alpha N) = 0 bad sources "
+                             f"for N = {self.n_sources}; use alpha = 0 for the clean setting")
+        if len(set(n_bad)) != len(n_bad):
+            raise ValueError(f"alphas {list(self.alphas)} give the same number of bad sources floor(alpha N) = {n_bad} "
+                             f"for N = {self.n_sources}; keep one alpha per number of bad sources")
         for seed in self.seeds:
             check_int("seeds[]", seed, minimum=0)
         if len(set(self.seeds)) != len(self.seeds):

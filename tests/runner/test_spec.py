@@ -33,6 +33,8 @@ def test_setting_hash_ignores_grid_axes_but_not_the_setting(write_spec):
     [
         ("alphas = [0.0, 0.2]", "alphas = [0.0, 0.5]", "alphas\\[\\] must lie in \\[0.0, 0.5\\)"),
         ("alphas = [0.0, 0.2]", "alphas = [0.2, 0.2]", "alphas must be distinct"),
+        ("alphas = [0.0, 0.2]", "alphas = [0.0, 0.1]", "floor\\(alpha N\\) = 0 bad sources for N = 5"),
+        ("alphas = [0.0, 0.2]", "alphas = [0.2, 0.3]", "the same number of bad sources"),
         ("m = 20", "m = 0", "m must be >= 1"),
         ("n_sources = 5", "n_sources = 1", "n_sources must be >= 2"),
         ("seeds = [0, 1]", "seeds = []", "seeds must not be empty"),

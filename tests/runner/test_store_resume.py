@@ -109,3 +109,12 @@ def test_parallel_executors_write_the_same_rows_as_a_sequential_run(tiny_spec_pa
     with Store(tmp_path / "par.sqlite") as store:
         run_experiment(spec, store, jobs=2, executor=executor, progress=False)
         assert _comparable(store) == expected
+
+
+def test_executor_arguments_are_checked():
+    from multisource.runner import map_unordered
+
+    with pytest.raises(ValueError, match="executor must be one of \\('local', 'dask'\\)"):
+        map_unordered(print, [], executor="ray")
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        map_unordered(print, [], jobs=0)

@@ -126,7 +126,7 @@ def markdown_report(cells: list[Cell]) -> str:
     for (experiment, attack), view in _attack_views(cells).items():
         seeds = max(c.n_seeds for c in view)
         out += [f"## {experiment}: {attack}", "",
-                f"Test error (%) by number of corrupted sources (columns), mean ± s.e. over {seeds} seeds.", ""]
+                f"Test error (%) by number of corrupted sources (columns), mean ± s.e. over {seeds} seed{'s' if seeds > 1 else ''}.", ""]
         out += _wide_table(view, _fmt_error, RULE_KINDS) + [""]
         out += ["Filter precision / recall (removed sources as a detector of the bad ones).", ""]
 

@@ -17,6 +17,18 @@ DISCREPANCY_RULES = {
 }
 
 
+# Sources 0-2 are mutually within 0.1; 3 is within 0.25 of 0 and 1 only; 4 is far from all.
+HAND_DISC = np.array(
+    [
+        [0.0, 0.1, 0.1, 0.2, 0.9],
+        [0.1, 0.0, 0.1, 0.2, 0.9],
+        [0.1, 0.1, 0.0, 0.5, 0.9],
+        [0.2, 0.2, 0.5, 0.0, 0.3],
+        [0.9, 0.9, 0.9, 0.3, 0.0],
+    ]
+)
+
+
 def _apply(label, disc, sizes, alpha):
     name = "known_alpha" if label.startswith("known_alpha") else label
     return FILTERING_RULES.get(name)(disc, sizes, alpha, **DISCREPANCY_RULES[label])
@@ -67,16 +79,7 @@ def test_every_rule_is_permutation_equivariant(n, seed, label):
 
 
 def test_threshold_majority_matches_hand_counts():
-    # Sources 0-2 are mutually within 0.1; 3 is within 0.25 of 0 and 1 only; 4 is far from all.
-    disc = np.array(
-        [
-            [0.0, 0.1, 0.1, 0.2, 0.9],
-            [0.1, 0.0, 0.1, 0.2, 0.9],
-            [0.1, 0.1, 0.0, 0.5, 0.9],
-            [0.2, 0.2, 0.5, 0.0, 0.3],
-            [0.9, 0.9, 0.9, 0.3, 0.0],
-        ]
-    )
+    disc = HAND_DISC
     sizes = np.array([10, 20, 30, 40, 50])
     # s = 0.25: counts (self included) are 4, 4, 3, 3, 1 and a strict majority of 5 is 3.
     sel = threshold_majority(disc, sizes, threshold=0.25)
@@ -95,15 +98,7 @@ def test_threshold_majority_matches_hand_counts():
 
 
 def test_derived_threshold_is_twice_the_kth_smallest_kth_neighbour_radius():
-    disc = np.array(
-        [
-            [0.0, 0.1, 0.1, 0.2, 0.9],
-            [0.1, 0.0, 0.1, 0.2, 0.9],
-            [0.1, 0.1, 0.0, 0.5, 0.9],
-            [0.2, 0.2, 0.5, 0.0, 0.3],
-            [0.9, 0.9, 0.9, 0.3, 0.0],
-        ]
-    )
+    disc = HAND_DISC
     # k = 3: third smallest of each row (self included) = 0.1, 0.1, 0.1, 0.2, 0.9; the third smallest is 0.1.
     assert derived_threshold(disc, 3) == pytest.approx(0.2)
     sel = threshold_majority(disc, np.full(5, 10))

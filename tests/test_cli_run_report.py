@@ -45,8 +45,12 @@ def test_run_then_report_writes_rows_tables_and_figures(tmp_path, capsys):
 def test_cli_errors_name_the_problem(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         main(["report", str(tmp_path / "missing.sqlite")])
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(SystemExit, match="multisource run: .*missing.toml.*does not exist"):
         main(["run", str(tmp_path / "missing.toml")])
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("alphas = [0.0, 0.2]", "alphas = [0.0, 0.6]"))
+    with pytest.raises(SystemExit, match="alphas\\[\\] must lie in \\[0.0, 0.5\\)"):
+        main(["run", str(bad)])
     Store(tmp_path / "empty.sqlite").close()
     with pytest.raises(SystemExit, match="no rows"):
         main(["report", str(tmp_path / "empty.sqlite")])

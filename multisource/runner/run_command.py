@@ -21,7 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    spec = ExperimentSpec.from_toml(args.spec)
+    try:
+        spec = ExperimentSpec.from_toml(args.spec)
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"multisource run: {args.spec}: {err}") from None
     store_path = args.store if args.store is not None else Path("results") / f"{spec.name}.sqlite"
     with Store(store_path) as store:
         summary = run_experiment(spec, store, jobs=args.jobs, executor=args.executor, progress=not args.no_progress)

@@ -68,3 +68,9 @@ def test_quickstart_spec_covers_what_the_issue_asks():
     names = {rule.name for rule in spec.rules}
     assert names >= {"threshold_majority", "known_alpha", "quantile", "multi_krum", "kl2019", "all_data", "clean_only",
                      "single_trusted", "geometric_median", "coordinate_median", "trimmed_mean", "median_proba"}
+
+
+@pytest.mark.parametrize("path", sorted(QUICKSTART.parent.glob("*.toml")), ids=lambda p: p.name)
+def test_every_bundled_experiment_spec_is_valid(path):
+    spec = ExperimentSpec.from_toml(path)
+    assert spec.name == path.stem

@@ -70,7 +70,6 @@ def test_quickstart_spec_covers_what_the_issue_asks():
                      "single_trusted", "geometric_median", "coordinate_median", "trimmed_mean", "median_proba"}
 
 
-@pytest.mark.parametrize("path", sorted(QUICKSTART.parent.glob("*.toml")), ids=lambda p: p.name)
-def test_every_bundled_experiment_spec_is_valid(path):
-    spec = ExperimentSpec.from_toml(path)
-    assert spec.name == path.stem
+@pytest.mark.parametrize("name", ["quickstart", "digits_images"])
+def test_bundled_experiment_specs_are_valid(name):
+    assert ExperimentSpec.from_toml(QUICKSTART.parent / f"{name}.toml").name == name

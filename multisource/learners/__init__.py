@@ -4,11 +4,12 @@ from multisource.learners.per_source import aligned_proba, fit_per_source, linea
 from multisource.learners.registry import LEARNERS
 from multisource.learners.sklearn_models import logreg, make_learner
 from multisource.learners.torch_classifier import TorchClassifier  # registers "torch_mlp"
-from multisource.learners.weighting import fit_weighted, sample_weights
+from multisource.learners.weighting import fit_on_selection, fit_weighted, sample_weights
 
 __all__ = [
     "LEARNERS",
     "aligned_proba",
+    "fit_on_selection",
     "fit_per_source",
     "fit_weighted",
     "linear_logits",

@@ -166,7 +166,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         param = next(self.module_.parameters())
         with torch.no_grad():
-            return self.module_(torch.as_tensor(X, dtype=param.dtype, device=param.device)).float()
+            # torch.tensor copies, so read-only inputs (MultiSourceDataset arrays) are fine
+            return self.module_(torch.tensor(X, dtype=param.dtype, device=param.device)).float()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the logits), columns ordered as ``classes_``."""

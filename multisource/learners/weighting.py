@@ -6,6 +6,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import has_fit_parameter
 
+from multisource.data.dataset import MultiSourceDataset
+from multisource.filtering.registry import Selection
+
 
 def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -> np.ndarray | None:
     """Per-sample weights ``w_i / m_i`` of the kept samples, scaled to mean 1; None when they are all equal.
@@ -30,3 +33,14 @@ def fit_weighted(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, sample_
     if not has_fit_parameter(estimator, "sample_weight"):
         raise TypeError(f"{type(estimator).__name__}.fit does not accept sample_weight, needed by a weighting rule")
     return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def fit_on_selection(estimator: BaseEstimator, dataset: MultiSourceDataset, selection: Selection) -> BaseEstimator:
+    """Fit ``estimator`` (in place) on the sources a rule kept, weighted as the rule says.
+
+    Minimises ``sum_i w_i R_{S_i}(h)`` over the kept sources ``{i : w_i > 0}`` (pooled ERM on the
+    kept union for a hard filter, KL2019's weighted ERM for a weighting rule).
+    """
+    keep = selection.kept[dataset.source]
+    weights = sample_weights(selection.weights, dataset.source, dataset.sizes)
+    return fit_weighted(estimator, dataset.X[keep], dataset.y[keep], weights)

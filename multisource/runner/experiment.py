@@ -22,8 +22,8 @@ from multisource.data import load_dataset, make_multisource
 from multisource.data.dataset import MultiSourceDataset
 from multisource.discrepancy import pairwise
 from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS, Selection
-from multisource.learners import aligned_proba, fit_per_source, fit_weighted, linear_logits, make_learner
-from multisource.learners import sample_weights, softmax_proba
+from multisource.learners import aligned_proba, fit_on_selection, fit_per_source, linear_logits, make_learner
+from multisource.learners import softmax_proba
 from multisource.runner.spec import Component, ExperimentSpec, canonical_json, rule_kind, short_hash
 
 NO_ATTACK = Component("none")
@@ -110,9 +110,7 @@ class _PointEvaluator:
         fn = FILTERING_RULES.get(rule.name)
         ds = self.dataset
         selection: Selection = fn(self.disc, ds.sizes, self.alpha, **_rule_params(rule, fn, ds, self.bad))
-        keep = selection.kept[ds.source]
-        weights = sample_weights(selection.weights, ds.source, ds.sizes)
-        model = fit_weighted(clone(self.learner), ds.X[keep], ds.y[keep], weights)
+        model = fit_on_selection(clone(self.learner), ds, selection)
         precision, recall = filter_precision_recall(selection.kept, self.bad)
         return {
             "error": self.error(model.predict(ds.X_test)),

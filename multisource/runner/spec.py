@@ -32,7 +32,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport
+    import tomli as tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any

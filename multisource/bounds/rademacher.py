@@ -29,6 +29,7 @@ from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state
+from multisource.utils.threads import single_threaded_blas
 
 #: The largest sample size :func:`exact_rademacher` enumerates (2^n sign vectors).
 MAX_EXACT_N = 20
@@ -120,6 +121,7 @@ class LinearClass:
             return LogisticRegression(C=self.C, max_iter=self.max_iter)
         return LinearSVC(C=self.C, max_iter=self.max_iter, random_state=0)
 
+    @single_threaded_blas
     def max_correlation(self, X: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         if self.surrogate not in ("hinge", "logistic"):
             raise ValueError(f"surrogate must be 'hinge' or 'logistic', got {self.surrogate!r}")

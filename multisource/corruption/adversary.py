@@ -14,6 +14,7 @@ from sklearn.metrics import log_loss
 from multisource.corruption.registry import ATTACKS
 from multisource.data.dataset import MultiSourceDataset
 from multisource.utils.validation import SeedLike, check_alpha, check_random_state
+from multisource.utils.threads import single_threaded_blas
 
 SELECTIONS = ("fixed", "adaptive")
 # Keywords of the attack signature that the Adversary supplies itself.
@@ -100,6 +101,7 @@ class Adversary:
         """floor(alpha * N) bad sources (a tiny tolerance keeps e.g. 0.3 * 10 at 3)."""
         return int(np.floor(self.alpha * n_sources + 1e-9))
 
+    @single_threaded_blas
     def corrupt(self, dataset: MultiSourceDataset, learner=None) -> CorruptionResult:
         """Return the corrupted dataset and the true bad mask.
 

@@ -9,6 +9,7 @@ from multisource.discrepancy.linear import linear_pairwise_matrix, sklearn_discr
 from multisource.discrepancy.stumps import stump_discrepancy
 from multisource.utils.registry import Registry
 from multisource.utils.validation import SeedLike
+from multisource.utils.threads import single_threaded_blas
 
 DISCREPANCY_ESTIMATORS: Registry = Registry("discrepancy estimator")
 
@@ -31,6 +32,7 @@ def _linear(dataset: MultiSourceDataset, *, device="auto", **params) -> np.ndarr
 
 
 @DISCREPANCY_ESTIMATORS.register("sklearn")
+@single_threaded_blas
 def _sklearn(dataset: MultiSourceDataset, *, device="auto", **params) -> np.ndarray:
     return _per_pair(dataset, sklearn_discrepancy, **params)
 

@@ -29,6 +29,7 @@ from multisource.data.dataset import MultiSourceDataset
 from multisource.filtering.checks import check_disc_matrix
 from multisource.filtering.registry import FILTERING_RULES, Selection
 from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state, check_real
+from multisource.utils.threads import single_threaded_blas
 
 #: The lambda grid of the KL2019 code (code_animals/functions.py): 0, 2^-10 .. 2^9, 10^4.
 LAMBDA_GRID: tuple[float, ...] = (0.0, *(2.0**k for k in range(-10, 10)), 1e4)
@@ -154,6 +155,7 @@ def _weighted_fit_error(estimator, data: MultiSourceDataset, weights: np.ndarray
     return float(np.mean(model.predict(data.X[val]) != data.y[val]))
 
 
+@single_threaded_blas
 def select_lambda(
     data: MultiSourceDataset,
     disc_to_reference: object,

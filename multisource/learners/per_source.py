@@ -13,10 +13,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier
 
 from multisource.data.dataset import MultiSourceDataset
+from multisource.utils.threads import single_threaded_blas
 
 ABSENT_CLASS_LOGIT = float(np.log(1e-6))
 
 
+@single_threaded_blas
 def fit_per_source(learner: BaseEstimator, dataset: MultiSourceDataset) -> list[BaseEstimator]:
     """A clone of ``learner`` fitted on each source; a single-class source gets a constant (prior) classifier."""
     models = []

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits
 
 from multisource.corruption import Adversary
 from multisource.data import load_dataset, make_multisource
@@ -25,6 +24,7 @@ from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDIC
 from multisource.learners import aligned_proba, fit_on_selection, fit_per_source, linear_logits, make_learner
 from multisource.learners import softmax_proba
 from multisource.runner.spec import Component, ExperimentSpec, canonical_json, rule_kind, short_hash
+from multisource.utils.threads import single_threaded_blas
 
 NO_ATTACK = Component("none")
 
@@ -149,18 +149,13 @@ def build_point_data(spec: ExperimentSpec, point: GridPoint) -> tuple[MultiSourc
     return result.dataset, result.bad
 
 
+@single_threaded_blas
 def run_point(spec: ExperimentSpec, point: GridPoint, rules: tuple[Component, ...]) -> list[dict[str, Any]]:
     """The store rows of ``rules`` at one grid point (pure: no I/O, so any executor can run it).
 
-    BLAS runs single-threaded here: the problems are small, parallelism comes from the executor, and
-    once torch's OpenMP pool has run, a multi-threaded OpenBLAS makes each scipy L-BFGS step of a
-    scikit-learn fit about 50 times slower (measured: 2.6 ms vs 118 ms per LogisticRegression fit).
+    BLAS runs single-threaded (see :func:`~multisource.utils.threads.single_threaded_blas`): the
+    problems are small and parallelism comes from the executor.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_point(spec, point, rules)
-
-
-def _run_point(spec: ExperimentSpec, point: GridPoint, rules: tuple[Component, ...]) -> list[dict[str, Any]]:
     dataset, bad = build_point_data(spec, point)
     start = time.perf_counter()
     disc = pairwise(dataset, estimator=spec.discrepancy.name, seed=point.seed, **spec.discrepancy.params)

@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("multisource.runner.run_command", "run an experiment spec (TOML) into a resumable SQLite store"),
     "report": ("multisource.runner.report_command", "tables and figures of the rows in a store"),
     "bound": ("multisource.bounds.bound_command", "bound terms, filter threshold and sample complexity for one setting"),
+    "prune": ("multisource.compress.prune_command", "prune a causal LM one-shot (SparseGPT, Wanda, magnitude) and print dense vs pruned perplexity"),
 }
 
 

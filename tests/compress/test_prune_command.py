@@ -69,3 +69,11 @@ def test_prune_command_rejects_a_bad_pattern_at_parse_time(capsys):
     with pytest.raises(SystemExit):
         main(["prune", "--pattern", "4:4"])
     assert "N must be smaller than M" in capsys.readouterr().err
+
+
+def test_prune_is_a_multisource_command():
+    from multisource.cli import build_parser
+
+    args = build_parser().parse_args(["prune", "--method", "wanda", "--pattern", "2:4", "--bits", "4"])
+    assert args._main is prune_command.main
+    assert (args.method, args.pattern, args.bits) == ("wanda", "2:4", 4)

@@ -53,7 +53,7 @@ def plot_bound_vs_m(
         "single clean source": [single_source_bound(int(m), delta, measure) for m in ms],
         "pooled ERM (no filter)": [pooled_erm_bound(m=int(m), **setting) for m in ms],
     }
-    fig = Figure(figsize=(7.5, 5.0))
+    fig = Figure(figsize=(10.0, 5.0))
     ax = fig.add_subplot()
     for label, bounds in curves.items():
         ax.plot(ms, [b.total for b in bounds], lw=2, label=f"{label}: total")
@@ -64,14 +64,15 @@ def plot_bound_vs_m(
     for k, (rule, (m_values, risks)) in enumerate((empirical or {}).items()):
         m_values, risks = np.asarray(m_values, dtype=float), np.asarray(risks, dtype=float)
         positive = risks > 0
-        ax.plot(m_values[positive], risks[positive], "o", ms=5, color=f"C{(k + 5) % 10}", label=f"{rule} (empirical)")
+        ax.plot(m_values[positive], risks[positive], "o--", ms=5, lw=1, color=f"C{(k + 5) % 10}",
+                label=f"{rule} (empirical)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("m (samples per source)")
     ax.set_ylabel("excess risk")
     ax.set_title(f"Bounds vs m: N={N}, alpha={alpha:g}, delta={delta:g}, {measure}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)

@@ -1,5 +1,6 @@
 """Learners: scikit-learn compatible estimators (sklearn models by name, torch MLPs with Adam/SGD/M-FAC)."""
 
+from multisource.learners.compressed_classifier import CompressedClassifier  # registers "compressed_mlp"
 from multisource.learners.per_source import aligned_proba, fit_per_source, linear_logits, softmax_proba
 from multisource.learners.registry import LEARNERS
 from multisource.learners.sklearn_models import logreg, make_learner
@@ -7,6 +8,7 @@ from multisource.learners.torch_classifier import TorchClassifier  # registers "
 from multisource.learners.weighting import fit_on_selection, fit_weighted, sample_weights
 
 __all__ = [
+    "CompressedClassifier",
     "LEARNERS",
     "aligned_proba",
     "fit_on_selection",

@@ -41,7 +41,7 @@ def make_learner(name: str, *, random_state: int | None = None, **params: object
     Parameters
     ----------
     name : e.g. ``"logreg"``, ``"RandomForestClassifier"``, ``"sklearn.svm.LinearSVC"``.
-    random_state : set on the estimator when it has a ``random_state`` parameter.
+    random_state : set on every ``random_state`` parameter of the estimator, nested ones included.
     **params : constructor arguments of the estimator.
     """
     if not isinstance(name, str) or not name:
@@ -53,6 +53,8 @@ def make_learner(name: str, *, random_state: int | None = None, **params: object
         raise TypeError(f"learner {name!r} does not accept the parameters {sorted(params)}: {err}") from None
     if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and is_classifier(estimator)):
         raise TypeError(f"learner {name!r} is not a scikit-learn classifier (needs fit/predict and classifier tags)")
-    if random_state is not None and "random_state" in estimator.get_params():
-        estimator.set_params(random_state=random_state)
+    if random_state is not None:
+        # meta-estimators (CompressedClassifier, pipelines) seed their inner estimators too
+        seeded = [key for key in estimator.get_params() if key.split("__")[-1] == "random_state"]
+        estimator.set_params(**{key: random_state for key in seeded})
     return estimator

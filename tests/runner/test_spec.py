@@ -70,6 +70,6 @@ def test_quickstart_spec_covers_what_the_issue_asks():
                      "single_trusted", "geometric_median", "coordinate_median", "trimmed_mean", "median_proba"}
 
 
-@pytest.mark.parametrize("name", ["quickstart", "digits_images"])
+@pytest.mark.parametrize("name", ["quickstart", "digits_images", "compressed_learner", "excess_risk_vs_m"])
 def test_bundled_experiment_specs_are_valid(name):
     assert ExperimentSpec.from_toml(QUICKSTART.parent / f"{name}.toml").name == name

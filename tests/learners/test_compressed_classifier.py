@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from multisource.compress import prune_classifier
+from multisource.compress.masks import is_nm_sparse
+from multisource.learners import CompressedClassifier, TorchClassifier, make_learner
+
+MLP = dict(hidden_sizes=(64,), epochs=30, lr=3e-3, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _linear_weights(clf):
+    return [m.weight.detach() for m in clf.estimator_.module_ if isinstance(m, torch.nn.Linear)]
+
+
+def test_fit_equals_training_then_pruning_by_hand(digits):
+    X_tr, X_te, y_tr, _ = digits
+    clf = CompressedClassifier(TorchClassifier(random_state=3, **MLP), method="sparsegpt", sparsity=0.6).fit(X_tr, y_tr)
+    dense = TorchClassifier(random_state=3, **MLP).fit(X_tr, y_tr)
+    calib = torch.tensor(X_tr, dtype=torch.float32)
+    prune_classifier(dense.module_, calib, torch.as_tensor(y_tr), method="sparsegpt", sparsity=0.6, device="cpu")
+    np.testing.assert_array_equal(clf.predict_proba(X_te), dense.predict_proba(X_te))
+    for w in _linear_weights(clf):
+        assert float((w == 0).float().mean()) == pytest.approx(0.6, abs=0.01)
+    assert [r.target_sparsity for r in clf.report_.layers] == [0.6, 0.6]
+
+
+def test_2_4_pattern_makes_every_layer_exactly_2_4(digits):
+    X_tr, _, y_tr, _ = digits
+    clf = make_learner("compressed_mlp", pattern="2:4", random_state=0, **MLP).fit(X_tr, y_tr)
+    assert all(is_nm_sparse(w, 2, 4) for w in _linear_weights(clf))
+
+
+def test_sparsegpt_and_mfac_obs_keep_more_accuracy_than_magnitude_at_80_percent(digits):
+    X_tr, X_te, y_tr, y_te = digits
+    accuracy = {
+        method: np.mean([
+            make_learner("compressed_mlp", method=method, sparsity=0.8, random_state=seed, **MLP).fit(X_tr, y_tr).score(X_te, y_te)
+            for seed in range(3)
+        ])
+        for method in ("magnitude", "sparsegpt", "mfac_obs")
+    }
+    assert accuracy["sparsegpt"] > accuracy["magnitude"] + 0.05
+    assert accuracy["mfac_obs"] > accuracy["magnitude"] + 0.05
+
+
+def test_is_a_clonable_estimator_and_refuses_bad_settings(digits):
+    X_tr, _, y_tr, _ = digits
+    clf = make_learner("compressed_mlp", method="wanda", random_state=1, **MLP)
+    assert clone(clf).get_params()["method"] == "wanda" and clf.get_params()["estimator__hidden_sizes"] == (64,)
+    assert clf.get_params()["estimator__random_state"] == 1
+    reseeded = make_learner("compressed_mlp", random_state=7, **MLP)  # as the runner seeds learners
+    assert reseeded.random_state == 7 and reseeded.estimator.random_state == 7
+    with pytest.raises(ValueError, match="method must be one of"):
+        CompressedClassifier(method="random").fit(X_tr, y_tr)
+    with pytest.raises(ValueError, match="pattern and bits apply to the layer-wise methods"):
+        CompressedClassifier(TorchClassifier(epochs=1, device="cpu"), method="mfac_obs", pattern="2:4").fit(X_tr, y_tr)
+    with pytest.raises(ValueError, match="sparsity"):
+        CompressedClassifier(TorchClassifier(epochs=1, device="cpu"), sparsity=1.0).fit(X_tr, y_tr)

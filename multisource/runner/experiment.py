@@ -77,8 +77,9 @@ def _scalar_info(info: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in info.items() if isinstance(v, bool | int | float | str)}, sort_keys=True)
 
 
-def _rule_params(rule: Component, fn, dataset: MultiSourceDataset, bad: np.ndarray) -> dict[str, Any]:
-    """The rule's parameters, with the oracle's bad mask and the theory threshold filled in where asked for."""
+def _rule_params(rule: Component, fn, dataset: MultiSourceDataset, bad: np.ndarray, disc: np.ndarray, learner) -> dict[str, Any]:
+    """The rule's parameters, with the oracle's bad mask, the theory threshold (``threshold = "theory"``)
+    and KL2019's cross-validated lambda (``lam = "cv"``, KL2019 Algorithm 1) filled in where asked for."""
     params = dict(rule.params)
     if "bad" in inspect.signature(fn).parameters:
         params["bad"] = bad
@@ -88,6 +89,11 @@ def _rule_params(rule: Component, fn, dataset: MultiSourceDataset, bad: np.ndarr
         # Linear classifiers with an intercept in d dimensions have VC dimension d + 1.
         vc = params.pop("vc_dimension", dataset.n_features + 1)
         params["threshold"] = theory_threshold(params.pop("delta", 0.05), VCComplexity(vc))
+    if params.get("lam") == "cv":
+        from multisource.filtering.kl2019 import central_source, select_lambda
+
+        reference = params.setdefault("reference", central_source(disc))
+        params["lam"] = select_lambda(dataset, disc[reference], reference, learner, seed=0).best
     return params
 
 
@@ -109,7 +115,7 @@ class _PointEvaluator:
     def run_filter(self, rule: Component) -> dict[str, Any]:
         fn = FILTERING_RULES.get(rule.name)
         ds = self.dataset
-        selection: Selection = fn(self.disc, ds.sizes, self.alpha, **_rule_params(rule, fn, ds, self.bad))
+        selection: Selection = fn(self.disc, ds.sizes, self.alpha, **_rule_params(rule, fn, ds, self.bad, self.disc, self.learner))
         model = fit_on_selection(clone(self.learner), ds, selection)
         precision, recall = filter_precision_recall(selection.kept, self.bad)
         return {

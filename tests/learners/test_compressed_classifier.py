@@ -2,28 +2,12 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from multisource.compress import prune_classifier
 from multisource.compress.masks import is_nm_sparse
 from multisource.learners import CompressedClassifier, TorchClassifier, make_learner
 
 MLP = dict(hidden_sizes=(64,), epochs=30, lr=3e-3, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _linear_weights(clf):

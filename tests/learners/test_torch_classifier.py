@@ -6,28 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from multisource.learners import LEARNERS, TorchClassifier
 from multisource.learners.torch_classifier import build_mlp
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models train faster on one thread: no op waits on a descheduled sibling (shared CI CPUs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0)
 
 
 @pytest.mark.parametrize(

@@ -77,3 +77,22 @@ def check_finite_array(name: str, array: object, *, ndim: int | None = None, dty
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+ADVERSARY_SELECTIONS: tuple[str, ...] = ("fixed", "adaptive")
+"""How the adversary picks its bad sources: before seeing the data (``"fixed"``, Konstantinov et al.
+ICML 2020 Theorem 1) or after (``"adaptive"``, Theorem 2)."""
+
+
+def n_bad_sources(alpha: object, n_sources: object) -> int:
+    """The number of bad sources ``n_bad = floor(alpha N)`` for a fraction ``alpha`` in [0, 1/2).
+
+    The 1e-9 slack keeps fractions written in decimal exact: ``floor(0.3 * 10) = 3``, although
+    ``0.3 * 10 == 2.9999999999999996`` in floating point.
+
+    >>> n_bad_sources(0.3, 10)
+    3
+    """
+    alpha = check_alpha(alpha)
+    n_sources = check_int("n_sources", n_sources, minimum=1)
+    return math.floor(alpha * n_sources + 1e-9)

@@ -87,11 +87,11 @@ ICML 2020 Theorem 1) or after (``"adaptive"``, Theorem 2)."""
 def n_bad_sources(alpha: object, n_sources: object) -> int:
     """The number of bad sources ``n_bad = floor(alpha N)`` for a fraction ``alpha`` in [0, 1/2).
 
-    The 1e-9 slack keeps fractions written in decimal exact: ``floor(0.3 * 10) = 3``, although
-    ``0.3 * 10 == 2.9999999999999996`` in floating point.
+    The 1e-9 slack keeps fractions written in decimal exact: ``floor(0.29 * 100) = 29``, although
+    ``0.29 * 100 == 28.999999999999996`` in floating point.
 
-    >>> n_bad_sources(0.3, 10)
-    3
+    >>> n_bad_sources(0.29, 100)
+    29
     """
     alpha = check_alpha(alpha)
     n_sources = check_int("n_sources", n_sources, minimum=1)

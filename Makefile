@@ -1,4 +1,4 @@
-# `make run`: set up .venv and run the main job. `make test`: set up .venv and run the test suite.
+# `make run`: set up .venv and run the main job. `make test`: set up .venv, lint (ruff + mypy), run the test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +9,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: install run test test-fast bench clean
+LINT_PATHS := multisource tests benchmarks experiments
+
+.PHONY: install run lint test test-fast test-min bench clean
 
 install: $(STAMP)
 
@@ -23,7 +25,12 @@ run: $(STAMP)
 	$(BIN)/multisource run $(SPEC) --store $(STORE)
 	$(BIN)/multisource report $(STORE) --out results/quickstart
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy multisource
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

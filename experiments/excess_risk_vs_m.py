@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from multisource.runner import ExperimentSpec, Store, run_experiment
-from multisource.runner.excess_risk import excess_risk_vs_m, plot_excess_risk_vs_m
+from multisource.report import excess_risk_vs_m, plot_excess_risk_vs_m
 
 HERE = Path(__file__).resolve().parent
 M_VALUES = (25, 50, 100, 200, 400, 800)

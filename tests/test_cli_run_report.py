@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from multisource.cli import main
-from multisource.runner import ExperimentSpec, Store, run_experiment, summarize
+from multisource.report import summarize
+from multisource.runner import ExperimentSpec, Store, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 

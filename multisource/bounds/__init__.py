@@ -14,7 +14,6 @@ from multisource.bounds.complexity import (
     VCComplexity,
     as_complexity,
 )
-from multisource.bounds.figures import plot_bound_vs_m
 from multisource.bounds.floors import LowerBound, malicious_noise_floor, multisource_lower_bound, nasty_noise_floor
 from multisource.bounds.kl2019 import bound_lambda, kl2019_bound
 from multisource.bounds.rademacher import (
@@ -63,7 +62,6 @@ __all__ = [
     "multisource_lower_bound",
     "nasty_noise_floor",
     "oracle_bound",
-    "plot_bound_vs_m",
     "pooled_erm_bound",
     "required_m",
     "required_n_sources",

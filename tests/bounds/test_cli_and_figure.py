@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from multisource.bounds import adaptive_set_bound, plot_bound_vs_m, required_m
+from multisource.bounds import adaptive_set_bound, required_m
+from multisource.report import plot_bound_vs_m
 from multisource.cli import main
 
 WORKED = ["--N", "20", "--m", "1000", "--alpha", "0.2", "--delta", "0.05", "--vc", "10"]

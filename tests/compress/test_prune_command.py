@@ -13,7 +13,7 @@ tokenizers = pytest.importorskip("tokenizers")
 
 import argparse  # noqa: E402
 
-from multisource.compress import prune_command  # noqa: E402
+from multisource.cli import prune as prune_command  # noqa: E402
 from multisource.compress.evaluation import sparsity_report  # noqa: E402
 from multisource.compress.models import load_pruned  # noqa: E402
 from multisource.data.text import text_portion  # noqa: E402

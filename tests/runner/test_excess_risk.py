@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from multisource.runner import ExperimentSpec, Store, run_experiment
-from multisource.runner.excess_risk import excess_risk_vs_m, plot_excess_risk_vs_m
+from multisource.report import excess_risk_vs_m, plot_excess_risk_vs_m
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import math
 
 import pytest
 
-from multisource.runner import error_figures, markdown_report, summarize
-from multisource.runner.report import best_rule_table, write_csv
+from multisource.report import best_rule_table, error_figures, markdown_report, summarize, write_csv
 
 
 def _row(attack, n_bad, seed, rule, kind, error, precision=1.0, recall=1.0, setting="s1", experiment="exp"):

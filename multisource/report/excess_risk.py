@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from multisource.bounds import VCComplexity, plot_bound_vs_m
+from multisource.bounds import VCComplexity
+from multisource.report.figures import plot_bound_vs_m
 from multisource.runner.store import Store
 
 ORACLE_RULE = "clean_only"
@@ -74,7 +75,7 @@ def plot_excess_risk_vs_m(
     rules: tuple[str, ...] | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """The bounds of :func:`multisource.bounds.plot_bound_vs_m` with the store's excess risks as markers.
+    """The bounds of :func:`multisource.report.plot_bound_vs_m` with the store's excess risks as markers.
 
     ``vc_dimension`` is the learner's (d + 1 for linear classifiers in d features); ``alpha`` is
     ``n_bad / N``. ``rules`` picks which rules to draw (default: all in the store).

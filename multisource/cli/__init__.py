@@ -1,5 +1,7 @@
 """``multisource run | report | bound | prune``: one entry point, one module per command.
 
+The commands only parse arguments and print; the work is done by the library's functions.
+
 Each command module defines ``configure(parser)`` (adds its arguments) and ``main(args) -> int``.
 """
 
@@ -11,10 +13,10 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
-    "run": ("multisource.runner.run_command", "run an experiment spec (TOML) into a resumable SQLite store"),
-    "report": ("multisource.runner.report_command", "tables and figures of the rows in a store"),
-    "bound": ("multisource.bounds.bound_command", "bound terms, filter threshold and sample complexity for one setting"),
-    "prune": ("multisource.compress.prune_command", "prune a causal LM one-shot (SparseGPT, Wanda, magnitude) and print dense vs pruned perplexity"),
+    "run": ("multisource.cli.run", "run an experiment spec (TOML) into a resumable SQLite store"),
+    "report": ("multisource.cli.report", "tables and figures of the rows in a store"),
+    "bound": ("multisource.cli.bound", "bound terms, filter threshold and sample complexity for one setting"),
+    "prune": ("multisource.cli.prune", "prune a causal LM one-shot (SparseGPT, Wanda, magnitude) and print dense vs pruned perplexity"),
 }
 
 

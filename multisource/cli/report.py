@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from multisource.runner.report import error_figures, markdown_report, summarize, write_csv
+from multisource.report import error_figures, markdown_report, summarize, write_csv
 from multisource.runner.store import Store
 
 

@@ -1,21 +1,25 @@
-"""Bound terms and the filters' empirical excess risk against ``m``, on log axes."""
+"""Figures: test error against the number of bad sources per attack, and bound terms against ``m``."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from multisource.bounds.complexity import ComplexityLike, as_complexity
-from multisource.bounds.theorems import (
+from multisource.bounds import (
     adaptive_set_bound,
+    as_complexity,
     fixed_set_bound,
     oracle_bound,
     pooled_erm_bound,
     single_source_bound,
 )
+from multisource.bounds.complexity import ComplexityLike
+from multisource.report.tables import Cell, attack_views, rules_in_order
 
 
 def plot_bound_vs_m(
@@ -77,3 +81,45 @@ def plot_bound_vs_m(
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def error_figures(cells: list[Cell], out_dir: str | Path) -> list[Path]:
+    """One PNG per (experiment, attack): mean test error +- s.e. against the number of bad sources, a line per rule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    styles = {"baseline": "--", "filter": "-", "parameter_aggregator": ":", "prediction_aggregator": "-."}
+    for (experiment, attack), view in attack_views(cells).items():
+        fig, ax = plt.subplots(figsize=(8.0, 4.2))
+        rules = rules_in_order(view)
+        colors = plt.get_cmap("tab20")(np.linspace(0, 1, 20))
+        for index, (kind, rule) in enumerate(rules):
+            series = sorted((c for c in view if c.rule == rule), key=lambda c: c.n_bad)
+            # A small horizontal dodge keeps rules with equal errors (e.g. every perfect filter) visible.
+            dodge = 0.3 * (index / max(1, len(rules) - 1) - 0.5)
+            x = [c.n_bad + dodge for c in series]
+            y = [100 * c.error_mean for c in series]
+            se = [0.0 if math.isnan(c.error_se) else 100 * c.error_se for c in series]
+            ax.errorbar(x, y, yerr=se, linestyle=styles[kind], marker="o", markersize=3, capsize=2, label=rule,
+                        color=colors[index % len(colors)])
+        ax.set_xlabel("number of corrupted sources")
+        ax.set_ylabel("test error (%)")
+        ax.set_title(f"{experiment}: {attack}")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.tight_layout()
+        path = out_dir / f"{_slug(experiment)}_{_slug(attack)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -1,4 +1,4 @@
-"""Tables and figures from a store: mean test error +- standard error per rule x attack x number of bad sources.
+"""Tables from a store's rows: mean test error +- standard error per rule x attack x number of bad sources.
 
 The alpha = 0 grid points (attack "none") are the n_bad = 0 column of every attack's table and figure.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,7 +64,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[Cell]:
     return sorted(cells, key=lambda c: (c.experiment, c.attack, c.n_bad, RULE_KINDS.index(c.kind), c.rule))
 
 
-def _attack_views(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
+def attack_views(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
     """Per (experiment, attack): its cells plus the experiment's no-attack cells (n_bad = 0)."""
     views: dict[tuple[str, str], list[Cell]] = defaultdict(list)
     clean = defaultdict(list)
@@ -78,7 +77,7 @@ def _attack_views(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
     return dict(sorted(views.items()))
 
 
-def _rules_in_order(view: list[Cell]) -> list[tuple[str, str]]:
+def rules_in_order(view: list[Cell]) -> list[tuple[str, str]]:
     return sorted({(c.kind, c.rule) for c in view}, key=lambda kr: (RULE_KINDS.index(kr[0]), kr[1]))
 
 
@@ -93,7 +92,7 @@ def _wide_table(view: list[Cell], fmt, kinds: tuple[str, ...]) -> list[str]:
     n_bads = sorted({c.n_bad for c in view})
     index = {(c.rule, c.n_bad): c for c in view}
     lines = ["| rule | " + " | ".join(str(n) for n in n_bads) + " |", "|---" * (len(n_bads) + 1) + "|"]
-    for kind, rule in _rules_in_order(view):
+    for kind, rule in rules_in_order(view):
         if kind in kinds:
             lines.append(f"| {rule} | " + " | ".join(fmt(index.get((rule, n))) for n in n_bads) + " |")
     return lines
@@ -123,7 +122,7 @@ def best_rule_table(cells: list[Cell]) -> list[str]:
 def markdown_report(cells: list[Cell]) -> str:
     """The report as markdown: an error table and a precision/recall table per attack, then the best-rule table."""
     out = []
-    for (experiment, attack), view in _attack_views(cells).items():
+    for (experiment, attack), view in attack_views(cells).items():
         seeds = max(c.n_seeds for c in view)
         out += [f"## {experiment}: {attack}", "",
                 f"Test error (%) by number of corrupted sources (columns), mean ± s.e. over {seeds} seed{'s' if seeds > 1 else ''}.", ""]
@@ -136,48 +135,6 @@ def markdown_report(cells: list[Cell]) -> str:
         out += _wide_table(view, fmt_pr, ("baseline", "filter")) + [""]
     out += ["## Best discrepancy filter against all data and the clean-only oracle", ""] + best_rule_table(cells)
     return "\n".join(out) + "\n"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
-
-
-def error_figures(cells: list[Cell], out_dir: str | Path) -> list[Path]:
-    """One PNG per (experiment, attack): mean test error +- s.e. against the number of bad sources, a line per rule."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    styles = {"baseline": "--", "filter": "-", "parameter_aggregator": ":", "prediction_aggregator": "-."}
-    for (experiment, attack), view in _attack_views(cells).items():
-        fig, ax = plt.subplots(figsize=(8.0, 4.2))
-        rules = _rules_in_order(view)
-        colors = plt.get_cmap("tab20")(np.linspace(0, 1, 20))
-        for index, (kind, rule) in enumerate(rules):
-            series = sorted((c for c in view if c.rule == rule), key=lambda c: c.n_bad)
-            # A small horizontal dodge keeps rules with equal errors (e.g. every perfect filter) visible.
-            dodge = 0.3 * (index / max(1, len(rules) - 1) - 0.5)
-            x = [c.n_bad + dodge for c in series]
-            y = [100 * c.error_mean for c in series]
-            se = [0.0 if math.isnan(c.error_se) else 100 * c.error_se for c in series]
-            ax.errorbar(x, y, yerr=se, linestyle=styles[kind], marker="o", markersize=3, capsize=2, label=rule,
-                        color=colors[index % len(colors)])
-        ax.set_xlabel("number of corrupted sources")
-        ax.set_ylabel("test error (%)")
-        ax.set_title(f"{experiment}: {attack}")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        fig.tight_layout()
-        path = out_dir / f"{_slug(experiment)}_{_slug(attack)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
 
 
 def write_csv(cells: list[Cell], path: str | Path) -> Path:

@@ -8,10 +8,11 @@ STORE ?= results/quickstart.sqlite
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
+export NO_MKDOCS_2_WARNING := 1
 
 LINT_PATHS := multisource tests benchmarks experiments
 
-.PHONY: install run lint test test-fast test-min bench clean
+.PHONY: install run lint docs test test-fast test-min bench clean
 
 install: $(STAMP)
 
@@ -30,11 +31,31 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy multisource
 
+# The docs site (MkDocs + mkdocstrings API reference + notebooks) with warnings as errors, into site/.
+# The test suite builds it too (tests/test_docs_site.py), so a broken docstring reference fails CI.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict -q
+
 test: lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not llm"
+
+# `make test-min`: the fast tests against the oldest versions pyproject.toml claims to support
+# (each floor installed exactly, see .ci/floors.py), in their own venv. Not part of `make test`.
+MIN_VENV := .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed
+
+$(MIN_STAMP): pyproject.toml .ci/floors.py
+	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python .ci/floors.py pyproject.toml > $(MIN_VENV)/floors.txt
+	$(MIN_VENV)/bin/pip install -qq -c $(MIN_VENV)/floors.txt -e ".[all]"
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP)
+	$(MIN_VENV)/bin/python -m pip check
+	$(MIN_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not llm"
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done

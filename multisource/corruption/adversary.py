@@ -1,5 +1,6 @@
-"""Who is bad: the adversary corrupts floor(alpha N) sources, chosen before (fixed) or after (adaptive)
-seeing the clean data and the learner (reference 1.2)."""
+"""Who is bad: the adversary corrupts ``n_bad = floor(alpha N)`` sources, chosen before (fixed) or after
+(adaptive) seeing the clean data and the learner (Konstantinov et al., ICML 2020; ``docs/bounds.md``,
+"Setting and notation")."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from sklearn.metrics import log_loss
 
 from multisource.corruption.registry import ATTACKS
 from multisource.data.dataset import MultiSourceDataset
-from multisource.utils.validation import SeedLike, check_alpha, check_random_state
 from multisource.utils.threads import single_threaded_blas
+from multisource.utils.validation import ADVERSARY_SELECTIONS, SeedLike, check_alpha, check_random_state, n_bad_sources
 
-SELECTIONS = ("fixed", "adaptive")
 # Keywords of the attack signature that the Adversary supplies itself.
 _SUPPLIED = ("rng", "n_classes", "image_shape")
 
@@ -54,7 +54,7 @@ def _clean_training_loss(model, X: np.ndarray, y: np.ndarray, n_classes: int) ->
 
 
 class Adversary:
-    """Corrupts ``floor(alpha * N)`` sources of a :class:`MultiSourceDataset` with one attack.
+    """Corrupts ``n_bad = floor(alpha N)`` sources of a :class:`MultiSourceDataset` with one attack.
 
     Parameters
     ----------
@@ -82,8 +82,8 @@ class Adversary:
     ) -> None:
         self.alpha = check_alpha(alpha)
         self.attack_fn = ATTACKS.get(attack)
-        if selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+        if selection not in ADVERSARY_SELECTIONS:
+            raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {selection!r}")
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"params must be a dict of attack parameters or None, got {type(params).__name__}")
         signature = inspect.signature(self.attack_fn).parameters
@@ -98,8 +98,8 @@ class Adversary:
         self.seed = seed
 
     def n_bad(self, n_sources: int) -> int:
-        """floor(alpha * N) bad sources (a tiny tolerance keeps e.g. 0.3 * 10 at 3)."""
-        return int(np.floor(self.alpha * n_sources + 1e-9))
+        """``floor(alpha N)`` bad sources (:func:`multisource.utils.validation.n_bad_sources`)."""
+        return n_bad_sources(self.alpha, n_sources)
 
     @single_threaded_blas
     def corrupt(self, dataset: MultiSourceDataset, learner=None) -> CorruptionResult:
@@ -112,7 +112,7 @@ class Adversary:
             raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")
         learner = _default_learner() if learner is None else learner
         rng = check_random_state(self.seed)
-        n_sources, k = dataset.n_sources, self.n_bad(dataset.n_sources)
+        n_sources, n_bad = dataset.n_sources, self.n_bad(dataset.n_sources)
         source_seeds = rng.integers(2**63 - 1, size=n_sources)
         params = dict(self.params)
         if getattr(self.attack_fn, "omniscient", False) and params.get("coef") is None:
@@ -130,12 +130,12 @@ class Adversary:
             )
 
         scores = None
-        if self.selection == "fixed" or k == 0:
-            bad_ids = rng.choice(n_sources, size=k, replace=False)
+        if self.selection == "fixed" or n_bad == 0:
+            bad_ids = rng.choice(n_sources, size=n_bad, replace=False)
         else:
             versions = [corrupted(i) for i in range(n_sources)]
             scores = np.array([self._score(dataset, i, versions[i], learner) for i in range(n_sources)])
-            bad_ids = np.argsort(-scores, kind="stable")[:k]
+            bad_ids = np.argsort(-scores, kind="stable")[:n_bad]
         X, y = dataset.X.copy(), dataset.y.copy()
         for i in bad_ids:
             rows = dataset.source == i
@@ -155,6 +155,5 @@ class Adversary:
 
     def __repr__(self) -> str:
         return (
-            f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, "
-            f"params={self.params})"
+            f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, params={self.params})"
         )

@@ -1,5 +1,9 @@
-"""Filtering: rules mapping a discrepancy matrix to kept sources or weights; aggregation baselines."""
+"""Filtering: rules mapping a discrepancy matrix to kept sources or weights; aggregation baselines.
 
+Every rule is a :class:`FilteringRule` record in ``FILTERING_RULES`` (see :mod:`multisource.filtering.registry`).
+"""
+
+from multisource.data.selection import Selection
 from multisource.filtering.aggregation import (
     PARAMETER_AGGREGATORS,
     PREDICTION_AGGREGATORS,
@@ -8,24 +12,29 @@ from multisource.filtering.aggregation import (
     median_proba,
     trimmed_mean,
 )
-from multisource.filtering.baselines import BASELINES, all_data, clean_only, single_trusted
-from multisource.filtering.kl2019 import kl2019_weighting, kl2019_weights  # noqa: F401 (registers "kl2019")
+from multisource.filtering.baselines import all_data, clean_only, single_trusted
+from multisource.filtering.kl2019 import central_source, kl2019_weighting
 from multisource.filtering.krum import krum_scores, multi_krum
 from multisource.filtering.majority import derived_threshold, known_alpha, threshold_majority
 from multisource.filtering.quantile import quantile
-from multisource.filtering.registry import FILTERING_RULES, Selection
+from multisource.filtering.registry import FILTERING_RULES, RULE_KINDS, FilteringRule, RuleContext, RuleRegistry
 
 __all__ = [
-    "BASELINES",
     "FILTERING_RULES",
     "PARAMETER_AGGREGATORS",
     "PREDICTION_AGGREGATORS",
+    "RULE_KINDS",
+    "FilteringRule",
+    "RuleContext",
+    "RuleRegistry",
     "Selection",
     "all_data",
+    "central_source",
     "clean_only",
     "coordinate_median",
     "derived_threshold",
     "geometric_median",
+    "kl2019_weighting",
     "known_alpha",
     "krum_scores",
     "median_proba",

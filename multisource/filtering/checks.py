@@ -1,12 +1,11 @@
-"""Shared input checks of the filtering rules: the discrepancy matrix, source sizes, the adversary's count."""
+"""Input checks specific to the filtering rules (the discrepancy matrix, the number of bad sources), built on
+:mod:`multisource.utils.validation`."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from multisource.utils.validation import check_alpha, check_finite_array, check_int
+from multisource.utils.validation import check_finite_array, check_int, n_bad_sources
 
 
 def check_disc_matrix(disc: object, sizes: object) -> tuple[np.ndarray, np.ndarray]:
@@ -23,36 +22,37 @@ def check_disc_matrix(disc: object, sizes: object) -> tuple[np.ndarray, np.ndarr
     if disc.shape[0] != disc.shape[1] or disc.shape[0] < 1:
         raise ValueError(f"disc must be a square (N, N) matrix with N >= 1, got shape {disc.shape}")
     if np.any(disc < 0):
-        raise ValueError("disc must be non-negative (a discrepancy is a pseudo-metric)")
+        raise ValueError(f"disc must be non-negative (a discrepancy is a pseudo-metric), got min {disc.min()}")
     if not np.allclose(disc, disc.T, rtol=0.0, atol=1e-9):
-        raise ValueError("disc must be symmetric: disc[i, j] == disc[j, i]")
+        raise ValueError(
+            f"disc must be symmetric: disc[i, j] == disc[j, i], got max |disc - disc.T| = {np.abs(disc - disc.T).max()}"
+        )
     if np.any(np.abs(np.diag(disc)) > 1e-9):
-        raise ValueError("disc must have a zero diagonal: disc(S_i, S_i) = 0")
+        raise ValueError(f"disc must have a zero diagonal: disc(S_i, S_i) = 0, got diagonal {np.diag(disc).tolist()}")
     sizes_arr = np.asarray(sizes)
     if sizes_arr.shape != (disc.shape[0],):
         raise ValueError(f"sizes must have shape ({disc.shape[0]},) (one count per source), got {sizes_arr.shape}")
     if not np.issubdtype(sizes_arr.dtype, np.integer) and not np.all(sizes_arr == np.round(sizes_arr)):
-        raise ValueError("sizes must hold integer sample counts")
+        raise ValueError(f"sizes must hold integer sample counts, got {sizes_arr.tolist()}")
     if np.any(sizes_arr < 1):
-        raise ValueError("sizes must be >= 1: every source needs at least one sample")
+        raise ValueError(f"sizes must be >= 1: every source needs at least one sample, got {sizes_arr.tolist()}")
     return disc, sizes_arr.astype(np.int64)
 
 
-def n_adversarial(n_sources: int, alpha: float | None, n_adv: int | None, *, rule: str) -> int:
-    """The number of corrupted sources a known-alpha rule guards against: ``n_adv`` or ``floor(alpha N)``.
+def rule_n_bad(n_sources: int, alpha: float | None, n_bad: int | None, *, rule: str) -> int:
+    """The number of bad sources a known-alpha rule guards against: ``n_bad``, or ``floor(alpha N)``.
 
-    Exactly one of ``alpha`` and ``n_adv`` must be given; ``n_adv`` must be < N/2 (the adversary
-    controls a minority of sources).
+    Exactly one of ``alpha`` and ``n_bad`` must be given; ``n_bad`` must be < N/2 (the adversary
+    controls a minority of the sources, ``docs/bounds.md``, "Setting and notation").
     """
-    if (alpha is None) == (n_adv is None):
-        raise ValueError(f"rule {rule!r} needs exactly one of alpha (fraction of bad sources) or n_adv (their number)")
-    if n_adv is None:
-        # The tolerance keeps floor(0.29 * 100) == 29 despite 0.29 * 100 == 28.999999999999996.
-        n_adv = math.floor(check_alpha(alpha) * n_sources + 1e-9)
-    n_adv = check_int("n_adv", n_adv, minimum=0)
-    if 2 * n_adv >= n_sources:
-        raise ValueError(f"n_adv must be < N/2 = {n_sources / 2} (a minority of the {n_sources} sources), got {n_adv}")
-    return n_adv
+    if (alpha is None) == (n_bad is None):
+        raise ValueError(f"rule {rule!r} needs exactly one of alpha (fraction of bad sources) or n_bad (their number)")
+    if n_bad is None:
+        return n_bad_sources(alpha, n_sources)
+    n_bad = check_int("n_bad", n_bad, minimum=0)
+    if 2 * n_bad >= n_sources:
+        raise ValueError(f"n_bad must be < N/2 = {n_sources / 2} (a minority of the {n_sources} sources), got {n_bad}")
+    return n_bad
 
 
 def kth_smallest_per_row(disc: np.ndarray, k: int) -> np.ndarray:

@@ -1,27 +1,29 @@
-"""FLEA's threshold-free quantile filter (Iofinova, Konstantinov, Lampert 2022; reference note 3).
+"""FLEA's threshold-free quantile filter (Iofinova, Konstantinov & Lampert, "FLEA: Provably Robust Fair
+Multisource Learning from Unreliable Training Data", TMLR 2022: the source-selection step of FLEA).
 
-``q_i`` is the ``(N - n_adv)``-th smallest entry of row ``i`` of the discrepancy matrix (self
+``q_i`` is the ``(N - n_bad)``-th smallest entry of row ``i`` of the discrepancy matrix (self
 included): the radius of the smallest ball around ``i`` holding as many sources as there are clean
-ones. The ``N - n_adv`` sources with the smallest ``q_i`` are kept.
+ones. The ``N - n_bad`` sources with the smallest ``q_i`` are kept.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from multisource.filtering.checks import check_disc_matrix, keep_smallest, kth_smallest_per_row, n_adversarial
-from multisource.filtering.registry import FILTERING_RULES, Selection
+from multisource.data.selection import Selection
+from multisource.filtering.checks import check_disc_matrix, keep_smallest, kth_smallest_per_row, rule_n_bad
+from multisource.filtering.registry import FILTERING_RULES
 
 
 @FILTERING_RULES.register("quantile")
-def quantile(disc: np.ndarray, sizes: np.ndarray, alpha: float | None = None, *, n_adv: int | None = None) -> Selection:
-    """Keep the ``N - n_adv`` sources with the smallest ``q_i`` = ``(N - n_adv)``-th smallest of row ``i``.
+def quantile(disc: np.ndarray, sizes: np.ndarray, alpha: float | None = None, *, n_bad: int | None = None) -> Selection:
+    """Keep the ``N - n_bad`` sources with the smallest ``q_i`` = ``(N - n_bad)``-th smallest of row ``i``.
 
-    ``n_adv = floor(alpha N)`` unless given. Sources tied with the last kept score are kept too, so
-    the result does not depend on the order of the sources (it may then keep more than ``N - n_adv``).
+    ``n_bad = floor(alpha N)`` unless given. Sources tied with the last kept score are kept too, so
+    the result does not depend on the order of the sources (it may then keep more than ``N - n_bad``).
     """
     disc, sizes = check_disc_matrix(disc, sizes)
     n = disc.shape[0]
-    n_bad = n_adversarial(n, alpha, n_adv, rule="quantile")
+    n_bad = rule_n_bad(n, alpha, n_bad, rule="quantile")
     q = kth_smallest_per_row(disc, n - n_bad)
-    return Selection.from_mask(keep_smallest(q, n - n_bad), sizes, scores=q, n_adv=n_bad, fell_back=False)
+    return Selection.from_mask(keep_smallest(q, n - n_bad), sizes, scores=q, n_bad=n_bad, fell_back=False)

@@ -1,49 +1,172 @@
-"""Registry of source-selection rules and the result every rule returns.
+"""Registry of source-selection rules: one record per rule that declares what the rule needs.
 
 A rule maps a discrepancy matrix to the sources it keeps and the weight of each::
 
-    rule(disc: (N, N) array, sizes: (N,) array, alpha: float | None = None, **params) -> Selection
+    fn(disc: (N, N) array, sizes: (N,) array, alpha: float | None = None, **params) -> Selection
+
+and is registered with one decorator, which stores a :class:`FilteringRule` record and returns the
+function unchanged::
+
+    @FILTERING_RULES.register("my_rule", needs_bad=False, resolve=None)
+    def my_rule(disc, sizes, alpha=None, *, radius=0.1): ...
+
+The record says whether the rule is an oracle that needs the true bad mask (``needs_bad``) and how
+its parameters are completed from a :class:`RuleContext` (``resolve``, e.g. a threshold from the
+theory or a ``lambda`` chosen by cross-validation), so the caller never inspects the function.
+Calling the record resolves the parameters, then calls the function:
+
+>>> import numpy as np
+>>> disc = np.array([[0.0, 0.1, 0.9], [0.1, 0.0, 0.9], [0.9, 0.9, 0.0]])
+>>> FILTERING_RULES.get("quantile")(disc, np.array([10, 10, 10]), n_bad=1).kept
+array([ True,  True, False])
+
+A rule whose parameters ask for data (``lam="cv"`` of ``"kl2019"``, ``threshold="theory"``) needs
+``context=RuleContext(dataset, disc, learner, seed)``; an oracle reads ``bad`` from the context.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
+from multisource.data.dataset import MultiSourceDataset
+from multisource.data.selection import Selection
 from multisource.utils.registry import Registry
+from multisource.utils.validation import check_int
 
-FILTERING_RULES: Registry = Registry("filtering rule")
+#: The kinds of the records in ``FILTERING_RULES``: robust rules and the baselines they are compared with.
+RULE_KINDS: tuple[str, ...] = ("filter", "baseline")
+
+RuleFunction = Callable[..., Selection]
 
 
 @dataclass(frozen=True)
-class Selection:
-    """The outcome of a rule: ``kept`` (N,) bool mask and ``weights`` (N,) on the simplex.
+class RuleContext:
+    """What a rule may need beyond ``(disc, sizes, alpha)``: the grid point's data, learner and seed.
 
-    Hard filters put weight proportional to the source size on kept sources and 0 elsewhere
-    (pooled ERM on the kept union); weighting rules (KL2019) may keep every source with
-    non-uniform weights. ``info`` holds rule-specific diagnostics (e.g. the threshold used).
+    Attributes
+    ----------
+    dataset : the (corrupted) sources the discrepancy matrix was computed on.
+    disc : their (N, N) discrepancy matrix.
+    learner : an unfitted scikit-learn estimator, the hypothesis class of the experiment.
+    seed : the grid point's seed, for the rule's own randomness (e.g. cross-validation folds).
+    bad : the true (N,) mask of bad sources; only rules registered with ``needs_bad=True`` see it.
     """
 
-    kept: np.ndarray
-    weights: np.ndarray
-    info: dict
+    dataset: MultiSourceDataset
+    disc: np.ndarray
+    learner: BaseEstimator
+    seed: int
+    bad: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        kept = np.asarray(self.kept, dtype=bool)
-        weights = np.asarray(self.weights, dtype=np.float64)
-        if kept.ndim != 1 or weights.shape != kept.shape:
-            raise ValueError(f"kept and weights must be (N,) arrays of one shape, got {kept.shape}, {weights.shape}")
-        if np.any(weights < -1e-12) or not np.isclose(weights.sum(), 1.0, atol=1e-8):
-            raise ValueError("weights must be non-negative and sum to 1")
-        object.__setattr__(self, "kept", kept)
-        object.__setattr__(self, "weights", np.clip(weights, 0.0, None))
+        check_int("seed", self.seed, minimum=0)
 
-    @classmethod
-    def from_mask(cls, kept: np.ndarray, sizes: np.ndarray, **info: object) -> Selection:
-        """Hard selection: weights proportional to ``sizes`` on the kept sources."""
-        kept = np.asarray(kept, dtype=bool)
-        if not kept.any():
-            raise ValueError("a selection must keep at least one source")
-        w = np.where(kept, np.asarray(sizes, dtype=np.float64), 0.0)
-        return cls(kept=kept, weights=w / w.sum(), info=dict(info))
+
+Resolve = Callable[[RuleContext | None, dict[str, Any]], dict[str, Any]]
+
+
+def no_resolve(context: RuleContext | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The default ``resolve`` hook: the parameters as given."""
+    return params
+
+
+@dataclass(frozen=True)
+class FilteringRule:
+    """A registered rule: its ``name``, ``kind`` (one of ``RULE_KINDS``), function and what it needs.
+
+    Attributes
+    ----------
+    name, kind : how specs and reports name it; ``kind`` is ``"filter"`` or ``"baseline"``.
+    fn : the rule, ``fn(disc, sizes, alpha=None, **params) -> Selection``.
+    needs_bad : the rule is an oracle that receives the true bad mask as ``bad=`` (``clean_only``).
+    resolve : ``resolve(context, params) -> params`` completes the parameters before ``fn`` runs; it
+        sees the context's ``bad`` only when ``needs_bad`` is set.
+    """
+
+    name: str
+    kind: str
+    fn: RuleFunction
+    needs_bad: bool = False
+    resolve: Resolve = no_resolve
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS:
+            raise ValueError(f"kind must be one of {RULE_KINDS}, got {self.kind!r}")
+        if not callable(self.fn) or not callable(self.resolve):
+            raise TypeError(f"fn and resolve of rule {self.name!r} must be callable")
+
+    def resolve_params(self, context: RuleContext | None, params: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments ``fn`` receives: ``params``, the oracle's ``bad`` and what ``resolve`` fills in."""
+        params = dict(params)
+        if context is not None and self.needs_bad and context.bad is not None:
+            params.setdefault("bad", context.bad)
+        elif context is not None and not self.needs_bad:
+            context = dataclasses.replace(context, bad=None)
+        return self.resolve(context, params)
+
+    def __call__(
+        self,
+        disc: np.ndarray,
+        sizes: np.ndarray,
+        alpha: float | None = None,
+        *,
+        context: RuleContext | None = None,
+        **params: Any,
+    ) -> Selection:
+        """Run the rule: ``fn(disc, sizes, alpha, **resolve_params(context, params))``."""
+        return self.fn(disc, sizes, alpha, **self.resolve_params(context, params))
+
+
+class RuleRegistry:
+    """Name -> :class:`FilteringRule`, filled by :meth:`register` (one decorator per rule)."""
+
+    def __init__(self) -> None:
+        self._records: Registry[FilteringRule] = Registry("filtering rule")
+
+    def register(
+        self,
+        name: str | None = None,
+        *,
+        kind: str = "filter",
+        needs_bad: bool = False,
+        resolve: Resolve = no_resolve,
+        overwrite: bool = False,
+    ) -> Callable[[RuleFunction], RuleFunction]:
+        """Decorator that registers ``fn`` as a :class:`FilteringRule` and returns ``fn`` unchanged."""
+
+        def decorator(fn: RuleFunction) -> RuleFunction:
+            key = name if name is not None else getattr(fn, "__name__", "")
+            record = FilteringRule(name=key, kind=kind, fn=fn, needs_bad=needs_bad, resolve=resolve)
+            self._records.register(key, overwrite=overwrite)(record)
+            return fn
+
+        return decorator
+
+    def get(self, name: str) -> FilteringRule:
+        """The record registered under ``name``; a clear error lists the valid names."""
+        return self._records.get(name)
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        return self._records.names()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __repr__(self) -> str:
+        return f"RuleRegistry({self.names()})"
+
+
+FILTERING_RULES = RuleRegistry()

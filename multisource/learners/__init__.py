@@ -1,6 +1,7 @@
 """Learners: scikit-learn compatible estimators (sklearn models by name, torch MLPs with Adam/SGD/M-FAC)."""
 
 from multisource.learners.compressed_classifier import CompressedClassifier  # registers "compressed_mlp"
+from multisource.learners.kl2019_cv import LAMBDA_GRID, LambdaSearch, select_lambda
 from multisource.learners.per_source import aligned_proba, fit_per_source, linear_logits, softmax_proba
 from multisource.learners.registry import LEARNERS
 from multisource.learners.sklearn_models import logreg, make_learner
@@ -8,8 +9,11 @@ from multisource.learners.torch_classifier import TorchClassifier  # registers "
 from multisource.learners.weighting import fit_on_selection, fit_weighted, sample_weights
 
 __all__ = [
-    "CompressedClassifier",
+    "LAMBDA_GRID",
     "LEARNERS",
+    "CompressedClassifier",
+    "LambdaSearch",
+    "TorchClassifier",
     "aligned_proba",
     "fit_on_selection",
     "fit_per_source",
@@ -18,5 +22,6 @@ __all__ = [
     "logreg",
     "make_learner",
     "sample_weights",
+    "select_lambda",
     "softmax_proba",
 ]

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import has_fit_parameter
 
 from multisource.data.dataset import MultiSourceDataset
-from multisource.filtering.registry import Selection
+from multisource.data.selection import Selection
 
 
 def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -> np.ndarray | None:
@@ -26,7 +26,9 @@ def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -
     return per_sample / per_sample.mean()
 
 
-def fit_weighted(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> BaseEstimator:
+def fit_weighted(
+    estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
+) -> BaseEstimator:
     """``estimator.fit(X, y, sample_weight=...)``, with a clear error if the estimator cannot take weights."""
     if sample_weight is None:
         return estimator.fit(X, y)

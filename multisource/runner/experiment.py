@@ -6,7 +6,6 @@ clean sources (paired comparisons); the adversary's stream also depends on the a
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 import zlib
@@ -20,9 +19,16 @@ from multisource.corruption import Adversary
 from multisource.data import load_dataset, make_multisource
 from multisource.data.dataset import MultiSourceDataset
 from multisource.discrepancy import pairwise
-from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS, Selection
-from multisource.learners import aligned_proba, fit_on_selection, fit_per_source, linear_logits, make_learner
-from multisource.learners import softmax_proba
+from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS, RULE_KINDS
+from multisource.filtering.registry import RuleContext
+from multisource.learners import (
+    aligned_proba,
+    fit_on_selection,
+    fit_per_source,
+    linear_logits,
+    make_learner,
+    softmax_proba,
+)
 from multisource.runner.spec import Component, ExperimentSpec, canonical_json, rule_kind, short_hash
 from multisource.utils.threads import single_threaded_blas
 
@@ -77,32 +83,13 @@ def _scalar_info(info: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in info.items() if isinstance(v, bool | int | float | str)}, sort_keys=True)
 
 
-def _rule_params(rule: Component, fn, dataset: MultiSourceDataset, bad: np.ndarray, disc: np.ndarray, learner) -> dict[str, Any]:
-    """The rule's parameters, with the oracle's bad mask, the theory threshold (``threshold = "theory"``)
-    and KL2019's cross-validated lambda (``lam = "cv"``, KL2019 Algorithm 1) filled in where asked for."""
-    params = dict(rule.params)
-    if "bad" in inspect.signature(fn).parameters:
-        params["bad"] = bad
-    if params.get("threshold") == "theory":
-        from multisource.bounds import VCComplexity, theory_threshold
-
-        # Linear classifiers with an intercept in d dimensions have VC dimension d + 1.
-        vc = params.pop("vc_dimension", dataset.n_features + 1)
-        params["threshold"] = theory_threshold(params.pop("delta", 0.05), VCComplexity(vc))
-    if params.get("lam") == "cv":
-        from multisource.filtering.kl2019 import central_source, select_lambda
-
-        reference = params.setdefault("reference", central_source(disc))
-        params["lam"] = select_lambda(dataset, disc[reference], reference, learner, seed=0).best
-    return params
-
-
 class _PointEvaluator:
     """Evaluates rules on one corrupted dataset; per-source models are fitted once and shared."""
 
-    def __init__(self, dataset: MultiSourceDataset, bad: np.ndarray, disc: np.ndarray, learner, alpha: float) -> None:
-        self.dataset, self.bad, self.disc, self.learner, self.alpha = dataset, bad, disc, learner, alpha
-        self._models = None
+    def __init__(self, context: RuleContext, alpha: float) -> None:
+        self.context, self.alpha = context, alpha
+        self.dataset, self.bad, self.learner = context.dataset, context.bad, context.learner
+        self._models: list | None = None
 
     def models(self) -> list:
         if self._models is None:
@@ -113,9 +100,10 @@ class _PointEvaluator:
         return float(np.mean(predicted != self.dataset.y_test))
 
     def run_filter(self, rule: Component) -> dict[str, Any]:
-        fn = FILTERING_RULES.get(rule.name)
         ds = self.dataset
-        selection: Selection = fn(self.disc, ds.sizes, self.alpha, **_rule_params(rule, fn, ds, self.bad, self.disc, self.learner))
+        selection = FILTERING_RULES.get(rule.name)(
+            self.context.disc, ds.sizes, self.alpha, context=self.context, **rule.params
+        )
         model = fit_on_selection(clone(self.learner), ds, selection)
         precision, recall = filter_precision_recall(selection.kept, self.bad)
         return {
@@ -136,22 +124,41 @@ class _PointEvaluator:
         else:
             probas = np.stack([aligned_proba(mdl, ds.X_test, ds.n_classes) for mdl in self.models()])
             proba = PREDICTION_AGGREGATORS.get(rule.name)(probas, **rule.params)
-        return {"error": self.error(proba.argmax(axis=1)), "precision": None, "recall": None,
-                "n_kept": ds.n_sources, "fell_back": False, "info": "{}"}
+        return {
+            "error": self.error(proba.argmax(axis=1)),
+            "precision": None,
+            "recall": None,
+            "n_kept": ds.n_sources,
+            "fell_back": False,
+            "info": "{}",
+        }
 
 
 def build_point_data(spec: ExperimentSpec, point: GridPoint) -> tuple[MultiSourceDataset, np.ndarray]:
     """The corrupted sources of a grid point and the true (N,) mask of bad sources."""
     data = load_dataset(spec.dataset, seed=point.seed, **spec.dataset_params)
     clean = make_multisource(
-        data, n_sources=spec.n_sources, m=spec.m, split=spec.split, n_test=spec.n_test,
-        standardize=spec.standardize, seed=point.seed, **spec.split_params,
+        data,
+        n_sources=spec.n_sources,
+        m=spec.m,
+        split=spec.split,
+        n_test=spec.n_test,
+        standardize=spec.standardize,
+        seed=point.seed,
+        **spec.split_params,
     )
     if point.attack == NO_ATTACK:
         return clean, np.zeros(spec.n_sources, dtype=bool)
-    adversary = Adversary(point.alpha, point.attack.name, selection=spec.selection, params=point.attack.params,
-                          seed=point.stream("adversary"))
-    result = adversary.corrupt(clean, learner=make_learner(spec.learner.name, random_state=point.seed, **spec.learner.params))
+    adversary = Adversary(
+        point.alpha,
+        point.attack.name,
+        selection=spec.selection,
+        params=point.attack.params,
+        seed=point.stream("adversary"),
+    )
+    result = adversary.corrupt(
+        clean, learner=make_learner(spec.learner.name, random_state=point.seed, **spec.learner.params)
+    )
     return result.dataset, result.bad
 
 
@@ -167,27 +174,26 @@ def run_point(spec: ExperimentSpec, point: GridPoint, rules: tuple[Component, ..
     disc = pairwise(dataset, estimator=spec.discrepancy.name, seed=point.seed, **spec.discrepancy.params)
     disc_seconds = time.perf_counter() - start
     learner = make_learner(spec.learner.name, random_state=point.seed, **spec.learner.params)
-    evaluator = _PointEvaluator(dataset, bad, disc, learner, point.alpha)
+    evaluator = _PointEvaluator(RuleContext(dataset, disc, learner, seed=point.seed, bad=bad), point.alpha)
     rows = []
     for rule in rules:
         kind = rule_kind(rule.name)
         start = time.perf_counter()
-        if kind in ("filter", "baseline"):
-            result = evaluator.run_filter(rule)
-        else:
-            result = evaluator.run_aggregator(rule, kind)
-        rows.append({
-            "key": row_key(spec, point, rule),
-            "experiment": spec.name,
-            "setting": spec.setting_hash(),
-            "attack": point.attack.label,
-            "alpha": point.alpha,
-            "n_bad": int(bad.sum()),
-            "seed": point.seed,
-            "rule": rule.label,
-            "kind": kind,
-            **result,
-            "seconds": time.perf_counter() - start,
-            "disc_seconds": disc_seconds,
-        })
+        result = evaluator.run_filter(rule) if kind in RULE_KINDS else evaluator.run_aggregator(rule, kind)
+        rows.append(
+            {
+                "key": row_key(spec, point, rule),
+                "experiment": spec.name,
+                "setting": spec.setting_hash(),
+                "attack": point.attack.label,
+                "alpha": point.alpha,
+                "n_bad": int(bad.sum()),
+                "seed": point.seed,
+                "rule": rule.label,
+                "kind": kind,
+                **result,
+                "seconds": time.perf_counter() - start,
+                "disc_seconds": disc_seconds,
+            }
+        )
     return rows

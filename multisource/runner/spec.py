@@ -21,17 +21,20 @@ Example (``experiments/quickstart.toml``)::
 
 Rules and attacks are a name or a table ``{name, params, label}``; the label (default: the name,
 followed by the parameters when there are any) is what reports show and must be unique.
-Rules that need the true bad mask (``clean_only``, ``single_trusted``) receive it from the runner;
-``threshold = "theory"`` in a rule's params asks for the theory's ``s = 2 Delta_m``
+A rule's registered record says what it needs and completes its parameters from the grid point
+(:class:`multisource.filtering.RuleContext`): the oracles (``clean_only``, ``single_trusted``)
+receive the true bad mask; ``threshold = "theory"`` asks for the theory's ``s = 2 Delta_m``
 (:func:`multisource.bounds.theory_threshold` with ``delta``, default 0.05, and the VC dimension
-``vc_dimension``, default ``d + 1`` for linear classifiers in d dimensions).
+``vc_dimension``, default ``d + 1`` for linear classifiers in d dimensions); ``lam = "cv"`` of
+``kl2019`` picks lambda by cross-validation of the learner on the reference source, with folds
+drawn from the grid point's seed (KL2019 Algorithm 1).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport
@@ -40,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multisource.utils.validation import check_alpha, check_int, check_real
+from multisource.utils.validation import ADVERSARY_SELECTIONS, check_alpha, check_int, check_real, n_bad_sources
 
 RULE_KINDS = ("filter", "baseline", "parameter_aggregator", "prediction_aggregator")
 
@@ -97,13 +100,14 @@ class Component:
 
 
 def rule_kind(name: str) -> str:
-    """Which family a rule name belongs to (one of ``RULE_KINDS``); a clear error lists every valid name."""
-    from multisource.filtering import BASELINES, FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS
+    """Which family a rule name belongs to (one of ``RULE_KINDS``); a clear error lists every valid name.
 
-    if name in BASELINES:
-        return "baseline"
+    A filtering rule's kind is its record's (``"filter"`` or ``"baseline"``).
+    """
+    from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS
+
     if name in FILTERING_RULES:
-        return "filter"
+        return FILTERING_RULES.get(name).kind
     if name in PARAMETER_AGGREGATORS:
         return "parameter_aggregator"
     if name in PREDICTION_AGGREGATORS:
@@ -167,13 +171,17 @@ class ExperimentSpec:
         if len(set(self.alphas)) != len(self.alphas):
             raise ValueError(f"alphas must be distinct, got {list(self.alphas)}")
         # Reports are indexed by the number of bad sources floor(alpha N): it must identify the alpha.
-        n_bad = [math.floor(a * self.n_sources + 1e-9) for a in self.alphas]
-        if any(a > 0 and k == 0 for a, k in zip(self.alphas, n_bad)):
-            raise ValueError(f"alphas {list(self.alphas)} include a positive alpha with floor(alpha N) = 0 bad sources "
-                             f"for N = {self.n_sources}; use alpha = 0 for the clean setting")
+        n_bad = [n_bad_sources(a, self.n_sources) for a in self.alphas]
+        if any(a > 0 and k == 0 for a, k in zip(self.alphas, n_bad, strict=True)):
+            raise ValueError(
+                f"alphas {list(self.alphas)} include a positive alpha with floor(alpha N) = 0 bad sources "
+                f"for N = {self.n_sources}; use alpha = 0 for the clean setting"
+            )
         if len(set(n_bad)) != len(n_bad):
-            raise ValueError(f"alphas {list(self.alphas)} give the same number of bad sources floor(alpha N) = {n_bad} "
-                             f"for N = {self.n_sources}; keep one alpha per number of bad sources")
+            raise ValueError(
+                f"alphas {list(self.alphas)} give the same number of bad sources floor(alpha N) = {n_bad} "
+                f"for N = {self.n_sources}; keep one alpha per number of bad sources"
+            )
         for seed in self.seeds:
             check_int("seeds[]", seed, minimum=0)
         if len(set(self.seeds)) != len(self.seeds):
@@ -182,8 +190,8 @@ class ExperimentSpec:
             labels = [c.label for c in getattr(self, what)]
             if len(set(labels)) != len(labels):
                 raise ValueError(f"{what} labels must be unique, got {labels}; give duplicates a 'label'")
-        if self.selection not in ("fixed", "adaptive"):
-            raise ValueError(f"selection must be 'fixed' or 'adaptive', got {self.selection!r}")
+        if self.selection not in ADVERSARY_SELECTIONS:
+            raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {self.selection!r}")
         self._check_names()
 
     def _check_names(self) -> None:
@@ -228,7 +236,9 @@ class ExperimentSpec:
         )
         data = dict(table["data"])
         _check_keys(
-            "[data]", data, {"dataset", "params", "n_sources", "m", "split", "split_params", "n_test", "standardize"},
+            "[data]",
+            data,
+            {"dataset", "params", "n_sources", "m", "split", "split_params", "n_test", "standardize"},
             {"dataset", "n_sources", "m"},
         )
         adversary = dict(table.get("adversary", {}))

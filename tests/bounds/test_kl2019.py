@@ -8,14 +8,10 @@ import pytest
 from scipy.optimize import minimize
 
 from multisource.bounds import RademacherValue, bound_lambda, kl2019_bound
+from multisource.bounds.kl2019 import kl2019_objective, kl2019_weights
 from multisource.data.dataset import MultiSourceDataset
-from multisource.filtering import FILTERING_RULES, Selection
-from multisource.filtering.kl2019 import (
-    central_source,
-    kl2019_objective,
-    kl2019_weights,
-    select_lambda,
-)
+from multisource.filtering import FILTERING_RULES, Selection, central_source
+from multisource.learners.kl2019_cv import select_lambda
 
 CASES = [
     (np.array([0.0, 0.01, 0.02]), np.array([50, 200, 400]), 0.5),  # interior optimum
@@ -41,8 +37,11 @@ def slsqp_minimiser(d, sizes, lam, starts=20):
     best = None
     for x0 in rng.dirichlet(np.ones(d.size), size=starts):
         res = minimize(
-            lambda a: a @ d + lam * np.sqrt(np.sum(a**2 / sizes)), x0, method="SLSQP",
-            bounds=[(0.0, 1.0)] * d.size, constraints=[{"type": "eq", "fun": lambda a: a.sum() - 1.0}],
+            lambda a: a @ d + lam * np.sqrt(np.sum(a**2 / sizes)),
+            x0,
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * d.size,
+            constraints=[{"type": "eq", "fun": lambda a: a.sum() - 1.0}],
             options={"ftol": 1e-14, "maxiter": 500},
         )
         if best is None or res.fun < best.fun:

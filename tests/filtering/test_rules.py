@@ -5,8 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from multisource.filtering import FILTERING_RULES, derived_threshold, known_alpha, krum_scores, multi_krum, quantile
-from multisource.filtering import threshold_majority
+from multisource.filtering import (
+    FILTERING_RULES,
+    derived_threshold,
+    known_alpha,
+    krum_scores,
+    multi_krum,
+    quantile,
+    threshold_majority,
+)
 
 DISCREPANCY_RULES = {
     "threshold_majority": {},
@@ -52,7 +59,12 @@ def _metric_matrix(rng, n):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(3, 15), frac=st.floats(0.0, 0.49), seed=st.integers(0, 2**31 - 1), label=st.sampled_from(sorted(DISCREPANCY_RULES)))
+@given(
+    n=st.integers(3, 15),
+    frac=st.floats(0.0, 0.49),
+    seed=st.integers(0, 2**31 - 1),
+    label=st.sampled_from(sorted(DISCREPANCY_RULES)),
+)
 def test_every_rule_keeps_every_clean_source_and_drops_far_corrupted_ones(n, frac, seed, label):
     n_bad = int(frac * n)
     if label == "multi_krum" and n < 2 * n_bad + 3:
@@ -88,7 +100,7 @@ def test_threshold_majority_matches_hand_counts():
     np.testing.assert_allclose(sel.weights, np.array([10, 20, 30, 40, 0]) / 100)
     # s = 0.15: counts 3, 3, 3, 1, 1.
     np.testing.assert_array_equal(threshold_majority(disc, sizes, threshold=0.15).kept, [1, 1, 1, 0, 0])
-    # known alpha = 0.2: n_adv = 1, the paper variant needs count >= 4, FLEA's needs count > 1.
+    # known alpha = 0.2: n_bad = 1, the paper variant needs count >= 4, FLEA's needs count > 1.
     np.testing.assert_array_equal(known_alpha(disc, sizes, 0.2, threshold=0.25).kept, [1, 1, 0, 0, 0])
     np.testing.assert_array_equal(known_alpha(disc, sizes, 0.2, threshold=0.25, variant="flea").kept, [1, 1, 1, 1, 0])
     # The callable receives (N, sizes).
@@ -120,10 +132,10 @@ def _keep_smallest_by_loops(scores, n_keep):
     return np.array([score <= cut + 1e-12 for score in scores])
 
 
-def _quantile_by_loops(disc, n_adv):
+def _quantile_by_loops(disc, n_bad):
     n = len(disc)
-    q = [sorted(disc[i])[n - n_adv - 1] for i in range(n)]
-    return _keep_smallest_by_loops(q, n - n_adv)
+    q = [sorted(disc[i])[n - n_bad - 1] for i in range(n)]
+    return _keep_smallest_by_loops(q, n - n_bad)
 
 
 def _krum_by_loops(disc, f):
@@ -137,17 +149,17 @@ def _krum_by_loops(disc, f):
 def test_quantile_and_multi_krum_match_loop_implementations(n, seed, data):
     disc = _metric_matrix(np.random.default_rng(seed), n)
     sizes = np.full(n, 7)
-    n_adv = data.draw(st.integers(0, (n - 1) // 2))
-    np.testing.assert_array_equal(quantile(disc, sizes, n_adv=n_adv).kept, _quantile_by_loops(disc, n_adv))
+    n_bad = data.draw(st.integers(0, (n - 1) // 2))
+    np.testing.assert_array_equal(quantile(disc, sizes, n_bad=n_bad).kept, _quantile_by_loops(disc, n_bad))
     f = data.draw(st.integers(0, min((n - 1) // 2, n - 3)))
     scores, kept = _krum_by_loops(disc, f)
     np.testing.assert_allclose(krum_scores(disc, f), scores)
-    np.testing.assert_array_equal(multi_krum(disc, sizes, f=f).kept, kept)
+    np.testing.assert_array_equal(multi_krum(disc, sizes, n_bad=f).kept, kept)
 
 
 def test_quantile_keeps_all_sources_tied_at_the_cut():
     disc = np.ones((4, 4)) - np.eye(4)
-    assert quantile(disc, np.ones(4, dtype=int), n_adv=1).kept.all()
+    assert quantile(disc, np.ones(4, dtype=int), n_bad=1).kept.all()
 
 
 def test_threshold_majority_falls_back_to_all_sources_and_records_it():
@@ -176,9 +188,9 @@ GOOD = np.array([[0.0, 0.2, 0.3], [0.2, 0.0, 0.1], [0.3, 0.1, 0.0]])
         (lambda: quantile(GOOD, [5, 5, 5], 0.5), "alpha must lie in"),
         (lambda: quantile(GOOD, [5, 5, 5], -0.1), "alpha must lie in"),
         (lambda: quantile(GOOD, [5, 5, 5]), "exactly one of alpha"),
-        (lambda: quantile(GOOD, [5, 5, 5], 0.2, n_adv=1), "exactly one of alpha"),
-        (lambda: quantile(GOOD, [5, 5, 5], n_adv=2), "n_adv must be < N/2"),
-        (lambda: multi_krum(GOOD, [5, 5, 5], f=1), "N >= f \\+ 3"),
+        (lambda: quantile(GOOD, [5, 5, 5], 0.2, n_bad=1), "exactly one of alpha"),
+        (lambda: quantile(GOOD, [5, 5, 5], n_bad=2), "n_bad must be < N/2"),
+        (lambda: multi_krum(GOOD, [5, 5, 5], n_bad=1), "n_bad must be <= N - 3"),
         (lambda: threshold_majority(GOOD[:2], [5, 5]), "square"),
         (lambda: threshold_majority(GOOD + np.triu(GOOD), [5, 5, 5]), "symmetric"),
         (lambda: threshold_majority(GOOD + np.eye(3), [5, 5, 5]), "zero diagonal"),
@@ -189,7 +201,7 @@ GOOD = np.array([[0.0, 0.2, 0.3], [0.2, 0.0, 0.1], [0.3, 0.1, 0.0]])
         (lambda: threshold_majority(GOOD, [5, 5, 5], threshold=-0.1), "threshold must lie in"),
         (lambda: known_alpha(GOOD, [5, 5, 5], 0.2, variant="nope"), "variant must be"),
         (lambda: FILTERING_RULES.get("clean_only")(GOOD, [5, 5, 5]), "oracle"),
-        (lambda: FILTERING_RULES.get("clean_only")(GOOD, [5, 5, 5], bad=np.ones(3, bool)), "at least one clean"),
+        (lambda: FILTERING_RULES.get("clean_only")(GOOD, [5, 5, 5], bad=np.ones(3, bool)), "at least one clean source"),
         (lambda: FILTERING_RULES.get("single_trusted")(GOOD, [5, 5, 5], trusted=3), "trusted must be <= 2"),
         (lambda: FILTERING_RULES.get("krum"), "unknown filtering rule 'krum'.*multi_krum"),
     ],

@@ -1,6 +1,6 @@
 import json
 
-from multisource.filtering.kl2019 import LAMBDA_GRID
+from multisource.learners.kl2019_cv import LAMBDA_GRID
 from multisource.runner import ExperimentSpec, Store, run_experiment
 
 

@@ -1,10 +1,17 @@
 """Bounds: complexity measures, the multi-source theorems' calculators, floors, KL2019, sample complexity.
 
-Every calculator returns a frozen result with each term named; see ``docs/bounds.md``::
+Every calculator returns a frozen result with each term named; see ``docs/bounds.md``.
+N = 20 sources of m = 1000 samples, a fifth of them bad, a class of VC dimension 10:
 
-    from multisource.bounds import fixed_set_bound, required_m
-    print(fixed_set_bound(n_sources=20, m=1000, alpha=0.2, delta=0.05, complexity=10))
-    required_m(fixed_set_bound, 0.1, n_sources=20, alpha=0.2, delta=0.05, complexity=10)
+>>> from multisource.bounds import fixed_set_bound, required_m
+>>> bound = fixed_set_bound(n_sources=20, m=1000, alpha=0.2, delta=0.05, complexity=10)
+>>> [round(term, 4) for term in (bound.complexity, bound.confidence, bound.corruption, bound.total)]
+[0.2047, 0.0234, 0.4747, 0.7027]
+
+and the samples per source that bring the bound down to 0.1:
+
+>>> required_m(fixed_set_bound, 0.1, n_sources=20, alpha=0.2, delta=0.05, complexity=10)
+78208
 """
 
 from multisource.bounds.complexity import (

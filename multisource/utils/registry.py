@@ -1,11 +1,18 @@
 """A name -> object registry per family (attacks, rules, learners, datasets).
 
-Specs name things by string; users add their own with one decorator::
+Specs name things by string; users add their own with one decorator (on the family's registry,
+e.g. ``multisource.corruption.ATTACKS``; a fresh one here):
 
-    from multisource.corruption import ATTACKS
-
-    @ATTACKS.register("my_attack")
-    def my_attack(X, y, *, rng, **params): ...
+>>> ATTACKS = Registry("attack")
+>>> @ATTACKS.register("my_attack")
+... def my_attack(X, y, *, rng, n_classes):
+...     return X, (y + 1) % n_classes
+>>> ATTACKS.get("my_attack") is my_attack
+True
+>>> ATTACKS.get("my_atack")
+Traceback (most recent call last):
+    ...
+ValueError: unknown attack 'my_atack'; valid attack names: ['my_attack']
 """
 
 from __future__ import annotations

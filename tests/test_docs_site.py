@@ -11,8 +11,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-API_PAGES = ["data", "corruption", "discrepancy", "filtering", "learners", "optim", "compress", "bounds", "runner",
-             "report"]
+API_PAGES = [
+    "data",
+    "corruption",
+    "discrepancy",
+    "filtering",
+    "learners",
+    "optim",
+    "compress",
+    "bounds",
+    "runner",
+    "report",
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +30,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("mkdocs")
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 

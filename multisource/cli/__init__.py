@@ -16,7 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("multisource.cli.run", "run an experiment spec (TOML) into a resumable SQLite store"),
     "report": ("multisource.cli.report", "tables and figures of the rows in a store"),
     "bound": ("multisource.cli.bound", "bound terms, filter threshold and sample complexity for one setting"),
-    "prune": ("multisource.cli.prune", "prune a causal LM one-shot (SparseGPT, Wanda, magnitude) and print dense vs pruned perplexity"),
+    "prune": (
+        "multisource.cli.prune",
+        "prune a causal LM one-shot (SparseGPT, Wanda, magnitude) and print dense vs pruned perplexity",
+    ),
 }
 
 

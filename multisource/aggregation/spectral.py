@@ -1,0 +1,111 @@
+"""Aggregators that bound the spread of the kept inputs by a covariance eigenvalue: SMEA and CAF.
+
+Both work on the (n, n) Gram matrix ``G = X X^T`` (float64, one GEMM): the non-zero eigenvalues of
+a (weighted) covariance of the inputs are those of a small matrix built from G, so the d x d
+covariance is never formed and the top eigenvalue is exact (ByzFL runs one power-iteration step
+from a random start instead).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from multisource.aggregation.arrays import Restore, Vectors, as_matrix, reject_nonfinite
+from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
+from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
+from multisource.utils.validation import check_int
+
+
+def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restore, int, torch.Tensor]:
+    """Validated inputs (shape, honest majority, then NaN policy) and their float64 Gram matrix."""
+    X, restore = as_matrix(vectors)
+    n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
+    reject_nonfinite(X, rule)
+    G = (X @ X.T).to(torch.float64)
+    return X, restore, n_bad, (G + G.T) / 2
+
+
+@register(
+    AGGREGATORS,
+    "smea",
+    condition=MAJORITY,
+    options=("max_subsets",),
+    paper="Allouah, Guerraoui, Gupta, Pinot, Stephan, ICML 2023",
+)
+def smea(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vectors:
+    """Smallest maximum eigenvalue averaging, SMEA (Allouah, Guerraoui, Gupta, Pinot, Stephan, ICML 2023).
+
+    Paper: "On the privacy-robustness-utility trilemma in distributed learning".
+
+    The mean of the subset S of ``n - n_bad`` inputs whose empirical covariance
+    ``(1/|S|) sum_{i in S} (x_i - mu_S)(x_i - mu_S)^T`` has the smallest top eigenvalue, searched
+    exactly over all C(n, n_bad) subsets (more than ``max_subsets`` is an error). The eigenvalue is
+    that of the centred Gram block ``(1/k) H G_SS H``, computed by a batched ``eigvalsh``. Ties go to
+    the lexicographically first subset. Needs n > 2 n_bad. NaN/inf: rejected.
+    """
+    X, restore, n_bad, G = _gram(vectors, "smea", n_bad)
+    n = X.shape[0]
+    check_subset_budget("smea", n, n_bad, max_subsets)
+    k = n - n_bad
+    G_np = G.cpu().numpy()
+
+    def top_eigenvalue(removed: np.ndarray) -> np.ndarray:
+        kept = np.nonzero(~removed)[1].reshape(-1, k)
+        blocks = G_np[kept[:, :, None], kept[:, None, :]]
+        centred = (
+            blocks
+            - blocks.mean(axis=1, keepdims=True)
+            - blocks.mean(axis=2, keepdims=True)
+            + blocks.mean(axis=(1, 2), keepdims=True)
+        )
+        return np.linalg.eigvalsh(centred)[:, -1] / k
+
+    kept = best_kept_set(n, n_bad, max(1, 2_000_000 // (k * k)), top_eigenvalue)
+    return restore(mean_of(X, kept))
+
+
+@register(
+    AGGREGATORS,
+    "caf",
+    condition=MAJORITY,
+    options=("max_iter",),
+    paper="Allouah, Guerraoui, Stephan, ICML 2025",
+)
+def caf(vectors: Vectors, *, n_bad: int, max_iter: int | None = None) -> Vectors:
+    """Covariance-bound agnostic filter, CAF (Allouah, Guerraoui, Stephan, ICML 2025).
+
+    Paper: "Towards trustworthy federated learning with untrusted participants".
+
+    Weights ``c = 1``; while ``sum c > n - 2 n_bad``: with ``mu_c`` the c-weighted mean and
+    ``Sigma_c`` the c-weighted covariance, take its top eigenpair ``(lambda, v)``, set
+    ``tau_i = ((x_i - mu_c) . v)^2`` and ``c_i <- c_i (1 - tau_i / max_j tau_j)``. Returns the
+    ``mu_c`` of smallest ``lambda`` seen. The eigenpair is exact, from the n x n matrix
+    ``diag(sqrt w) C diag(sqrt w)`` with ``w = c / sum c`` and C the Gram matrix centred at ``mu_c``.
+
+    With ``n_bad = 0`` the loop never runs and the result is the mean (ByzFL returns None). The
+    loop stops early when the weighted inputs coincide (``lambda = 0``); ``max_iter`` (default
+    ``100 n``) bounds it. Needs n > 2 n_bad. NaN/inf: rejected.
+    """
+    X, restore, n_bad, G = _gram(vectors, "caf", n_bad)
+    n = X.shape[0]
+    max_iter = 100 * n if max_iter is None else check_int("max_iter", max_iter, minimum=1)
+    c = torch.ones(n, dtype=torch.float64, device=G.device)
+    best_w, best_lambda = c / n, float("inf")
+    scale = float(torch.diagonal(G).abs().max())
+    for _ in range(max_iter):
+        if float(c.sum()) <= n - 2 * n_bad:
+            break
+        w = c / c.sum()
+        Gw = G @ w
+        C = G - Gw[:, None] - Gw[None, :] + w @ Gw
+        root_w = w.sqrt()
+        eigenvalues, eigenvectors = torch.linalg.eigh(root_w[:, None] * C * root_w[None, :])
+        lam = float(eigenvalues[-1])
+        if lam < best_lambda:
+            best_w, best_lambda = w, lam
+        if lam <= 1e-14 * max(scale, 1e-300):
+            break
+        tau = (C @ (root_w * eigenvectors[:, -1])) ** 2 / lam
+        c = c * (1.0 - tau / tau.max())
+    return restore(best_w.to(X.dtype) @ X)

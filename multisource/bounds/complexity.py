@@ -1,9 +1,9 @@
-"""Complexity measures that stand in for ``Rad_n`` in every bound (reference note 2.2).
+"""Complexity measures that stand in for ``Rad_n`` in every bound (``docs/bounds.md``, "Complexity measures").
 
 Every measure here answers ``rademacher(n)``: the Rademacher complexity of the **loss class**
 ``l o H`` on ``n`` samples, which is what the bounds of :mod:`multisource.bounds.theorems` need.
-For the 0-1 loss and labels in {-1, +1}, ``Rad_n(l o H) = Rad_n(H) / 2`` (note 2.2), so a value
-measured on the hypothesis class ``H`` itself (e.g. by
+For the 0-1 loss and labels in {-1, +1}, ``Rad_n(l o H) = Rad_n(H) / 2`` (``docs/bounds.md``, "Setting and
+notation"), so a value measured on the hypothesis class ``H`` itself (e.g. by
 :func:`multisource.bounds.rademacher.monte_carlo_rademacher`) must be halved before it is used here;
 :func:`as_complexity` does that for an :class:`~multisource.bounds.rademacher.Estimate`.
 
@@ -39,7 +39,7 @@ def check_rademacher_value(name: str, value: object) -> float:
 
 @dataclass(frozen=True)
 class VCComplexity:
-    """VC plug-in for the 0-1 loss: Massart's finite-class lemma with Sauer's lemma (note 2.2).
+    """VC plug-in for the 0-1 loss: Massart's finite-class lemma with Sauer's lemma.
 
     .. math::
 
@@ -48,7 +48,7 @@ class VCComplexity:
         \\qquad \\ln \\Pi_H(n) \\le \\min(n \\ln 2,\\; d \\ln(e n / d)) \\;(n > d),\\; n \\ln 2 \\;(n \\le d)
 
     (Mohri et al., Foundations of ML, Cor. 3.8 and 3.18). For ``n > d`` with the Sauer term the
-    smaller one this is the note's ``sqrt(d ln(e n / d) / (2 n))``. The value is also capped at the
+    smaller one this is the familiar ``sqrt(d ln(e n / d) / (2 n))``. The value is also capped at the
     trivial ``1/2`` (``|h| <= 1``), so it never exceeds what a +-1 class can have.
     It is non-increasing in ``n``, which the sample-complexity root-finders rely on.
     """
@@ -126,7 +126,10 @@ def as_complexity(x: ComplexityLike) -> Complexity:
     * any other callable ``n -> Rad_n`` -> :class:`RademacherCallable`.
     """
     if isinstance(x, bool):
-        raise TypeError("complexity must be a VC dimension (int), a Rademacher value (float), a callable or a Complexity, got a bool")
+        raise TypeError(
+            "complexity must be a VC dimension (int), a Rademacher value (float), a callable or a Complexity, "
+            f"got {x!r}"
+        )
     if isinstance(x, numbers.Integral):
         return VCComplexity(int(x))
     if isinstance(x, numbers.Real):

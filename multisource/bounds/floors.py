@@ -1,11 +1,12 @@
 """What no learner can beat: single-source noise floors and the multi-source ``Omega(alpha / sqrt(m))`` rate.
 
 * Malicious noise (Kearns & Li 1993): a rate ``beta`` of adversarial samples makes accuracy
-  ``eps < beta / (1 - beta)`` impossible (note 2.1).
+  ``eps < beta / (1 - beta)`` impossible.
 * Nasty noise (Bshouty, Eiron & Kushilevitz 2002): a rate ``eta`` gives the floor ``2 eta``.
   Neither floor falls as the sample grows: one source cannot be cleaned by more data.
-* Multi-source lower bound: the note only recalls the rate ``Omega(alpha / sqrt(m))``; its constant
-  here is our own [DERIVED] two-point argument (:func:`multisource_lower_bound`).
+* Multi-source lower bound: Konstantinov et al. (ICML 2020) state the rate ``Omega(alpha / sqrt(m))``;
+  the constant of :func:`multisource_lower_bound` comes from our own two-point argument
+  (``docs/bounds.md``, "The bounds": lower bound with an explicit constant).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from types import MappingProxyType
 
 from scipy.stats import binom
 
-from multisource.bounds.theorems import n_clean_sources
-from multisource.utils.validation import check_alpha, check_delta, check_int, check_real
+from multisource.utils.validation import check_alpha, check_delta, check_int, check_real, n_bad_sources
 
 
 def malicious_noise_floor(beta: float) -> float:
@@ -67,14 +67,14 @@ def _tv_bound(gamma: float, m: int) -> float:
 
 
 def multisource_lower_bound(n_sources: int, m: int, alpha: float, delta: float, *, tol: float = 1e-12) -> LowerBound:
-    """The ``Omega(alpha / sqrt(m))`` lower bound with an explicit constant ([DERIVED], ours).
+    """The ``Omega(alpha / sqrt(m))`` lower bound with an explicit constant (our derivation).
 
     Construction: one input point, labels in {0, 1}, ``H`` = the two constant classifiers, and
     ``D_+-`` with ``P(y = 1) = 1/2 +- gamma``; picking the wrong constant costs ``2 gamma``.
     Couple every clean source drawn from ``D_+^m`` with one from ``D_-^m`` so that they differ with
-    probability ``tau = TV(D_+^m, D_-^m)``. An adaptive-set adversary with ``K = floor(alpha N)``
-    sources replaces every source that differs from its partner whenever at most ``K`` differ
-    (probability ``1 - eta``, ``eta = P[Bin(N, tau) > K]``): the learner then sees exactly a clean
+    probability ``tau = TV(D_+^m, D_-^m)``. An adaptive-set adversary with ``n_bad = floor(alpha N)``
+    sources replaces every source that differs from its partner whenever at most ``n_bad`` differ
+    (probability ``1 - eta``, ``eta = P[Bin(N, tau) > n_bad]``): the learner then sees exactly a clean
     sample of ``D_-``. So if a learner is right with probability ``a`` on clean ``D_-`` data, it
     is wrong with probability ``>= a - eta`` under ``D_+`` with this adversary, and
     ``max(1 - a, a - eta) >= (1 - eta) / 2``. Whenever ``eta < 1 - 2 delta``, no learner reaches
@@ -95,8 +95,10 @@ def multisource_lower_bound(n_sources: int, m: int, alpha: float, delta: float, 
     alpha = check_alpha(alpha)
     delta = check_delta(delta)
     if delta >= 0.5:
-        raise ValueError(f"delta must lie in (0, 0.5) for a lower bound (a learner failing with probability 1/2 is trivial), got {delta}")
-    n_bad = n_sources - n_clean_sources(n_sources, alpha)
+        raise ValueError(
+            f"delta must lie in (0, 0.5) for a lower bound (failing with probability 1/2 is trivial), got {delta}"
+        )
+    n_bad = n_bad_sources(alpha, n_sources)
 
     def indistinguishable(gamma: float) -> bool:
         return binom.sf(n_bad, n_sources, _tv_bound(gamma, m)) < 1.0 - 2.0 * delta
@@ -108,7 +110,9 @@ def multisource_lower_bound(n_sources: int, m: int, alpha: float, delta: float, 
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if indistinguishable(mid) else (lo, mid)
     return LowerBound(
-        excess=2.0 * lo, gamma=lo, tv=_tv_bound(lo, m),
+        excess=2.0 * lo,
+        gamma=lo,
+        tv=_tv_bound(lo, m),
         rate_constant=2.0 * lo * math.sqrt(m) / alpha if alpha > 0 else math.nan,
         inputs={"N": n_sources, "m": m, "alpha": alpha, "delta": delta},
     )

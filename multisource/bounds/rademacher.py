@@ -1,4 +1,4 @@
-"""Empirical Rademacher complexity of a hypothesis class on given data (reference note 2.4, 5).
+"""Empirical Rademacher complexity of a hypothesis class on given data (``docs/bounds.md``, "Complexity measures").
 
 .. math::
 
@@ -28,8 +28,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
-from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state
 from multisource.utils.threads import single_threaded_blas
+from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state
 
 #: The largest sample size :func:`exact_rademacher` enumerates (2^n sign vectors).
 MAX_EXACT_N = 20
@@ -69,7 +69,9 @@ class FiniteClass:
     def max_correlation(self, X: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         P = np.asarray(self.predict(X), dtype=np.float64)
         if P.ndim != 2 or P.shape[1] != X.shape[0] or not np.all(np.abs(P) == 1.0):
-            raise ValueError(f"predict(X) must return a (K, {X.shape[0]}) matrix of +-1 predictions, got shape {P.shape}")
+            raise ValueError(
+                f"predict(X) must return a (K, {X.shape[0]}) matrix of +-1 predictions, got shape {P.shape}"
+            )
         return (sigma @ P.T).max(axis=1) / X.shape[0]
 
 
@@ -157,7 +159,7 @@ def monte_carlo_rademacher(
     batch_size: int = 256,
     progress: bool = False,
 ) -> Estimate:
-    """Monte-Carlo estimate of the empirical Rademacher complexity ``Rad_S(H)`` (note 5: ERM on random signs).
+    """Monte-Carlo estimate of the empirical Rademacher complexity ``Rad_S(H)`` (an ERM on random sign labels).
 
     Parameters
     ----------
@@ -207,5 +209,7 @@ def exact_rademacher(X: object, hypothesis_class: HypothesisClass) -> float:
     if n > MAX_EXACT_N:
         raise ValueError(f"exact enumeration needs n <= {MAX_EXACT_N} samples (2^n sign vectors), got n={n}")
     signs = all_sign_vectors(n)
-    total = sum(float(hypothesis_class.max_correlation(X, signs[i : i + _CHUNK]).sum()) for i in range(0, len(signs), _CHUNK))
+    total = sum(
+        float(hypothesis_class.max_correlation(X, signs[i : i + _CHUNK]).sum()) for i in range(0, len(signs), _CHUNK)
+    )
     return total / len(signs)

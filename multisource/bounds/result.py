@@ -15,7 +15,10 @@ def _format_value(value: object) -> str:
 
 def _table(rows: list[tuple[str, float]]) -> list[str]:
     width = max([12] + [len(name) for name, _ in rows])
-    return [f"  {name:<{width}} {value:10d}" if isinstance(value, int) else f"  {name:<{width}} {value:10.4f}" for name, value in rows]
+    return [
+        f"  {name:<{width}} {value:10d}" if isinstance(value, int) else f"  {name:<{width}} {value:10.4f}"
+        for name, value in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ class Bound:
     def __str__(self) -> str:
         inputs = ", ".join(f"{k}={_format_value(v)}" for k, v in self.inputs.items())
         lines = [f"{self.name} bound ({self.equation})", f"  inputs: {inputs}"]
-        lines += _table([("complexity", self.complexity), ("confidence", self.confidence), ("corruption", self.corruption)])
+        lines += _table(
+            [("complexity", self.complexity), ("confidence", self.confidence), ("corruption", self.corruption)]
+        )
         lines.append("  " + "-" * 23)
         lines += _table([("total", self.total)])
         lines += _table(list(self.details.items()))
@@ -59,7 +64,7 @@ class Bound:
 
 @dataclass(frozen=True)
 class ThresholdResult:
-    """The filter threshold ``s = 2 Delta_m`` and the per-source deviation ``Delta_m`` (note 1.4, 2.2).
+    """The filter threshold ``s = 2 Delta_m`` and the per-source deviation ``Delta_m`` (``docs/bounds.md``).
 
     ``Delta_m = complexity + confidence = 2 Rad_m + sqrt(ln(4N/delta) / (2m))``: with probability
     ``>= 1 - delta/2`` every clean source has ``sup_h |R_{S_i}(h) - R(h)| <= Delta_m``, so every
@@ -77,7 +82,8 @@ class ThresholdResult:
 
     def __str__(self) -> str:
         lines = [
-            f"filter threshold (note 1.4): N={self.n_sources}, m={self.m}, delta={self.delta:g}, {self.complexity_measure}",
+            f"filter threshold (docs/bounds.md): N={self.n_sources}, m={self.m}, delta={self.delta:g}, "
+            f"{self.complexity_measure}",
         ]
         lines += _table(
             [("2 Rad_m", self.complexity), ("sqrt term", self.confidence), ("Delta_m", self.delta_m), ("s", self.s)]

@@ -1,7 +1,8 @@
-"""Excess-risk bounds of multi-source learning with a corrupted minority (reference note 1.4, 2.2).
+"""Excess-risk bounds of multi-source learning with a corrupted minority (Konstantinov, Frantar, Alistarh &
+Lampert, ICML 2020), with explicit constants.
 
-All bounds are the explicit [DERIVED] versions of the note, whose constants are proved there
-(the paper's own constants are only recalled in the note, so they are not used). Loss in [0, 1],
+The paper states its bounds as rates; the constants here are derived in ``docs/bounds.md``, "The
+bounds" (*Derivation*), following the paper's proof strategy. Loss in [0, 1],
 ``alpha < 1/2``, probability ``>= 1 - delta``; ``Rad_n`` is the loss-class Rademacher complexity
 given by any :mod:`~multisource.bounds.complexity` measure::
 
@@ -29,18 +30,17 @@ import numpy as np
 
 from multisource.bounds.complexity import Complexity, ComplexityLike, as_complexity
 from multisource.bounds.result import Bound, ThresholdResult
-from multisource.utils.validation import check_alpha, check_delta, check_int
-
-ADVERSARIES = ("fixed", "adaptive")
+from multisource.utils.validation import ADVERSARY_SELECTIONS, check_alpha, check_delta, check_int, n_bad_sources
 
 
 def n_clean_sources(n_sources: int, alpha: float) -> int:
     """``|G| = ceil((1 - alpha) N) = N - floor(alpha N)``, the sources the adversary leaves unchanged."""
-    # The tolerance keeps floor(0.29 * 100) == 29 although 0.29 * 100 == 28.999999999999996.
-    return n_sources - math.floor(alpha * n_sources + 1e-9)
+    return n_sources - n_bad_sources(alpha, n_sources)
 
 
-def _check_common(n_sources: object, m: object, delta: object, complexity: ComplexityLike) -> tuple[int, int, float, Complexity]:
+def _check_common(
+    n_sources: object, m: object, delta: object, complexity: ComplexityLike
+) -> tuple[int, int, float, Complexity]:
     return (
         check_int("n_sources (N)", n_sources, minimum=1),
         check_int("m (samples per source)", m, minimum=1),
@@ -55,7 +55,7 @@ def _sqrt_log_term(numerator: float, n: int) -> float:
 
 
 def filter_threshold(n_sources: int, m: int, delta: float, complexity: ComplexityLike) -> ThresholdResult:
-    """The threshold ``s = 2 Delta_m`` of the threshold-majority filter (note 1.4 step 2, [DERIVED] constant).
+    """The threshold ``s = 2 Delta_m`` of the threshold-majority filter (``docs/bounds.md``, "The bounds").
 
     ``Delta_m = 2 Rad_m + sqrt(ln(4N/delta) / (2m))`` (union bound over the N sources, total
     probability ``delta/2``).
@@ -65,8 +65,14 @@ def filter_threshold(n_sources: int, m: int, delta: float, complexity: Complexit
     conf = _sqrt_log_term(4.0 * n_sources / delta, m)
     delta_m = comp + conf
     return ThresholdResult(
-        s=2.0 * delta_m, delta_m=delta_m, complexity=comp, confidence=conf,
-        n_sources=n_sources, m=m, delta=delta, complexity_measure=str(measure),
+        s=2.0 * delta_m,
+        delta_m=delta_m,
+        complexity=comp,
+        confidence=conf,
+        n_sources=n_sources,
+        m=m,
+        delta=delta,
+        complexity_measure=str(measure),
     )
 
 
@@ -91,7 +97,7 @@ def _inputs(n_sources: int | None, m: int, alpha: float | None, delta: float, me
 
 
 def fixed_set_bound(n_sources: int, m: int, alpha: float, delta: float, complexity: ComplexityLike) -> Bound:
-    """Excess risk of the filter + pooled ERM against a fixed-set adversary (note 2.2(a), [DERIVED]).
+    """Excess risk of the filter + pooled ERM against a fixed-set adversary (``docs/bounds.md``, "The bounds").
 
     .. math::
 
@@ -103,7 +109,8 @@ def fixed_set_bound(n_sources: int, m: int, alpha: float, delta: float, complexi
     n_clean = n_clean_sources(n_sources, alpha)
     threshold = filter_threshold(n_sources, m, delta, measure)
     return Bound(
-        name="fixed-set", equation="note 2.2(a)",
+        name="fixed-set",
+        equation="docs/bounds.md, fixed-set",
         complexity=4.0 * measure.rademacher(n_clean * m),
         confidence=2.0 * _sqrt_log_term(4.0 / delta, n_clean * m),
         corruption=6.0 * alpha * threshold.delta_m,
@@ -113,7 +120,7 @@ def fixed_set_bound(n_sources: int, m: int, alpha: float, delta: float, complexi
 
 
 def adaptive_set_bound(n_sources: int, m: int, alpha: float, delta: float, complexity: ComplexityLike) -> Bound:
-    """Excess risk of the filter + pooled ERM against an adaptive-set adversary (note 2.2(b), [DERIVED]).
+    """Excess risk of the filter + pooled ERM against an adaptive-set adversary (``docs/bounds.md``, "The bounds").
 
     .. math::
 
@@ -125,7 +132,8 @@ def adaptive_set_bound(n_sources: int, m: int, alpha: float, delta: float, compl
     threshold = filter_threshold(n_sources, m, delta, measure)
     scale = 2.0 / (1.0 - alpha)
     return Bound(
-        name="adaptive-set", equation="note 2.2(b)",
+        name="adaptive-set",
+        equation="docs/bounds.md, adaptive-set",
         complexity=scale * 2.0 * measure.rademacher(n_sources * m),
         confidence=scale * _sqrt_log_term(4.0 / delta, n_sources * m),
         corruption=2.0 * alpha * (3.0 + 1.0 / (1.0 - alpha)) * threshold.delta_m,
@@ -137,19 +145,20 @@ def adaptive_set_bound(n_sources: int, m: int, alpha: float, delta: float, compl
 def multisource_bound(
     n_sources: int, m: int, alpha: float, delta: float, complexity: ComplexityLike, adversary: str = "fixed"
 ) -> Bound:
-    """:func:`fixed_set_bound` or :func:`adaptive_set_bound` by name (``adversary`` in ``ADVERSARIES``)."""
+    """:func:`fixed_set_bound` or :func:`adaptive_set_bound` by name (``adversary`` in ``ADVERSARY_SELECTIONS``)."""
     if adversary == "fixed":
         return fixed_set_bound(n_sources, m, alpha, delta, complexity)
     if adversary == "adaptive":
         return adaptive_set_bound(n_sources, m, alpha, delta, complexity)
-    raise ValueError(f"adversary must be one of {ADVERSARIES}, got {adversary!r}")
+    raise ValueError(f"adversary must be one of {ADVERSARY_SELECTIONS}, got {adversary!r}")
 
 
 def single_source_bound(m: int, delta: float, complexity: ComplexityLike) -> Bound:
-    """ERM on one clean source alone: ``2 U_m(delta) = 4 Rad_m + 2 sqrt(ln(2/delta) / (2m))`` (note 2.2(c))."""
+    """ERM on one clean source alone: ``2 U_m(delta) = 4 Rad_m + 2 sqrt(ln(2/delta) / (2m))`` (``docs/bounds.md``)."""
     _, m, delta, measure = _check_common(1, m, delta, complexity)
     return Bound(
-        name="single clean source", equation="note 2.2(c)",
+        name="single clean source",
+        equation="docs/bounds.md, baselines",
         complexity=4.0 * measure.rademacher(m),
         confidence=2.0 * _sqrt_log_term(2.0 / delta, m),
         corruption=0.0,
@@ -158,7 +167,7 @@ def single_source_bound(m: int, delta: float, complexity: ComplexityLike) -> Bou
 
 
 def oracle_bound(n_sources: int, m: int, alpha: float, delta: float, complexity: ComplexityLike) -> Bound:
-    """ERM on the clean sources only (an oracle knows G): ``2 U_{|G| m}(delta/2)`` (note 2.2(c)).
+    """ERM on the clean sources only (an oracle knows G): ``2 U_{|G| m}(delta/2)`` (``docs/bounds.md``, baselines).
 
     It keeps the fixed-set bound's ``delta/2`` so that it equals that bound minus its corruption term.
     """
@@ -166,7 +175,8 @@ def oracle_bound(n_sources: int, m: int, alpha: float, delta: float, complexity:
     alpha = check_alpha(alpha)
     n_clean = n_clean_sources(n_sources, alpha)
     return Bound(
-        name="clean-only oracle", equation="note 2.2(c)",
+        name="clean-only oracle",
+        equation="docs/bounds.md, baselines",
         complexity=4.0 * measure.rademacher(n_clean * m),
         confidence=2.0 * _sqrt_log_term(4.0 / delta, n_clean * m),
         corruption=0.0,
@@ -176,7 +186,7 @@ def oracle_bound(n_sources: int, m: int, alpha: float, delta: float, complexity:
 
 
 def pooled_erm_bound(n_sources: int, m: int, alpha: float, delta: float, complexity: ComplexityLike) -> Bound:
-    """ERM on all N sources, no filtering: ``2 U_{N m}(delta) + 2 alpha`` ([DERIVED], module docstring).
+    """ERM on all N sources, no filtering: ``2 U_{N m}(delta) + 2 alpha`` (derived in the module docstring).
 
     Holds for both adversaries. The corruption term ``2 alpha`` is the bound's floor as ``m -> inf``
     (reported as ``details["floor (m -> inf)"]``): pooling never gets rid of the bad sources.
@@ -184,7 +194,8 @@ def pooled_erm_bound(n_sources: int, m: int, alpha: float, delta: float, complex
     n_sources, m, delta, measure = _check_common(n_sources, m, delta, complexity)
     alpha = check_alpha(alpha)
     return Bound(
-        name="pooled ERM (no filter)", equation="derived, bounds.theorems",
+        name="pooled ERM (no filter)",
+        equation="docs/bounds.md, baselines",
         complexity=4.0 * measure.rademacher(n_sources * m),
         confidence=2.0 * _sqrt_log_term(2.0 / delta, n_sources * m),
         corruption=2.0 * alpha,

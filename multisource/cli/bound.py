@@ -15,13 +15,13 @@ from multisource.bounds.floors import multisource_lower_bound
 from multisource.bounds.result import term_table
 from multisource.bounds.sample_complexity import required_m, required_n_sources
 from multisource.bounds.theorems import (
-    ADVERSARIES,
     filter_threshold,
     multisource_bound,
     oracle_bound,
     pooled_erm_bound,
     single_source_bound,
 )
+from multisource.utils.validation import ADVERSARY_SELECTIONS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     complexity = parser.add_mutually_exclusive_group(required=True)
     complexity.add_argument("--vc", type=int, help="VC dimension d (0-1 loss, Massart + Sauer plug-in)")
     complexity.add_argument("--rademacher", type=float, help="Rademacher complexity of the loss class, in [0, 1]")
-    parser.add_argument("--adversary", choices=ADVERSARIES, default="fixed", help="fixed-set or adaptive-set (default fixed)")
+    parser.add_argument(
+        "--adversary", choices=ADVERSARY_SELECTIONS, default="fixed", help="fixed-set or adaptive-set (default fixed)"
+    )
     solve = parser.add_mutually_exclusive_group()
     solve.add_argument("--solve-m", action="store_true", help="print the smallest m with bound <= epsilon (at this N)")
     solve.add_argument("--solve-n", action="store_true", help="print the smallest N with bound <= epsilon (at this m)")

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 # name -> (installable pin, reason the floor itself cannot be installed)
 NOT_INSTALLABLE = {
     "torch": ("2.13.0", "2.13.0+cpu is the only CPU wheel on this machine; any other torch pulls GBs of CUDA wheels"),
 }
 
-_REQUIREMENT = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(?P<spec>[^;]*)(?P<marker>;.*)?$")
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(?P<spec>[^;]*)(?P<marker>;.*)?$"
+)
 _FLOOR = re.compile(r"(?:>=|==)\s*(?P<version>[0-9][^,\s]*)")
 
 

@@ -15,7 +15,7 @@ def feature_permutation(
     *,
     rng: np.random.Generator,
     n_classes: int,
-    image_shape=None,
+    image_shape: tuple[int, int] | None = None,
     permutation_seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Permute the feature columns with one permutation fixed by ``permutation_seed`` (KL2019 "inputs_same").
@@ -34,7 +34,7 @@ def feature_noise(
     *,
     rng: np.random.Generator,
     n_classes: int,
-    image_shape=None,
+    image_shape: tuple[int, int] | None = None,
     sigma: float = 1.0,
     p: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:

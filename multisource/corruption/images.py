@@ -48,7 +48,7 @@ def dead_pixels(
     check_image_shape(image_shape, X.shape[1], "dead_pixels")
     p = check_probability("p", p)
     n, d = X.shape
-    n_dead = int(round(p * d))
+    n_dead = round(p * d)
     # argsort of uniform keys gives an independent random subset of n_dead pixels per image.
     dead = np.argsort(rng.random((n, d)), axis=1)[:, :n_dead]
     white = rng.random((n, n_dead)) < 0.5

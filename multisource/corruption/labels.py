@@ -9,7 +9,13 @@ from multisource.corruption.registry import ATTACKS, check_class, chosen_rows
 
 @ATTACKS.register("label_flip")
 def label_flip(
-    X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, n_classes: int, image_shape=None, p: float = 1.0
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    n_classes: int,
+    image_shape: tuple[int, int] | None = None,
+    p: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Change the label of exactly ``round(p * m)`` samples: ``1 - y`` for two classes, else a uniformly
     drawn different class ``(y + r) mod K`` with ``r ~ U{1..K-1}``."""
@@ -26,7 +32,7 @@ def label_bias(
     *,
     rng: np.random.Generator,
     n_classes: int,
-    image_shape=None,
+    image_shape: tuple[int, int] | None = None,
     target: int = 0,
     p: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +45,13 @@ def label_bias(
 
 @ATTACKS.register("label_shuffle")
 def label_shuffle(
-    X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, n_classes: int, image_shape=None, p: float = 1.0
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    n_classes: int,
+    image_shape: tuple[int, int] | None = None,
+    p: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Permute the labels among ``round(p * m)`` samples: the label histogram stays, the link to X goes."""
     rows = chosen_rows(len(y), p, rng)
@@ -50,7 +62,13 @@ def label_shuffle(
 
 @ATTACKS.register("random_labels")
 def random_labels(
-    X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, n_classes: int, image_shape=None, p: float = 1.0
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    n_classes: int,
+    image_shape: tuple[int, int] | None = None,
+    p: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Replace the labels of ``round(p * m)`` samples by labels drawn uniformly from all K classes."""
     rows = chosen_rows(len(y), p, rng)

@@ -8,18 +8,23 @@ linear model (an omniscient one, like "shift") sets the attribute ``omniscient =
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from multisource.utils.registry import Registry
 from multisource.utils.validation import check_probability
 
-ATTACKS: Registry = Registry("attack")
+Attack = Callable[..., tuple[np.ndarray, np.ndarray]]
+"""``attack(X, y, *, rng, n_classes, image_shape=None, **params) -> (X', y')``."""
+
+ATTACKS: Registry[Attack] = Registry("attack")
 
 
 def chosen_rows(n: int, p: float, rng: np.random.Generator, name: str = "p") -> np.ndarray:
     """Exactly ``round(p * n)`` distinct row indices drawn uniformly, the rows an attack changes."""
     p = check_probability(name, p)
-    return rng.choice(n, size=int(round(p * n)), replace=False)
+    return rng.choice(n, size=round(p * n), replace=False)
 
 
 def check_image_shape(image_shape: tuple[int, int] | None, n_features: int, attack: str) -> tuple[int, int]:

@@ -40,7 +40,7 @@ def shift(
     *,
     rng: np.random.Generator,
     n_classes: int,
-    image_shape=None,
+    image_shape: tuple[int, int] | None = None,
     coef: np.ndarray | None = None,
     intercept: np.ndarray | None = None,
     c: float = 1.0,
@@ -83,4 +83,4 @@ def shift(
 
 
 # Tells the Adversary to fit the clean model and pass it as ``coef`` / ``intercept``.
-shift.omniscient = True
+shift.omniscient = True  # type: ignore[attr-defined]  # a flag on a function object, read by getattr

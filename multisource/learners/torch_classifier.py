@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ def build_mlp(n_features: int, hidden_sizes: Sequence[int], n_classes: int) -> t
     """Linear -> ReLU blocks of the given widths, then a linear layer to ``n_classes`` logits."""
     widths = [n_features, *hidden_sizes]
     layers: list[torch.nn.Module] = []
-    for width_in, width_out in zip(widths[:-1], widths[1:]):
+    for width_in, width_out in itertools.pairwise(widths):
         layers += [torch.nn.Linear(width_in, width_out), torch.nn.ReLU()]
     layers.append(torch.nn.Linear(widths[-1], n_classes))
     return torch.nn.Sequential(*layers)

@@ -10,14 +10,21 @@ import torch
 
 def check_damp(damp: object) -> float:
     """The damping lambda: a finite real number > 0."""
-    if isinstance(damp, bool) or not isinstance(damp, numbers.Real) or not 0 < damp < math.inf:
+    if isinstance(damp, bool) or not isinstance(damp, numbers.Real) or not 0 < float(damp) < math.inf:
         raise ValueError(f"Invalid damp: {damp} (must be a finite number > 0)")
     return float(damp)
 
 
+def check_lr(lr: object) -> float:
+    """The learning rate: a finite real number >= 0."""
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 <= float(lr) < math.inf:
+        raise ValueError(f"Invalid learning rate: {lr} (must be >= 0)")
+    return float(lr)
+
+
 def check_ngrads(ngrads: object) -> int:
     """The window size m: an integer >= 1."""
-    if isinstance(ngrads, bool) or not isinstance(ngrads, numbers.Integral) or ngrads < 1:
+    if isinstance(ngrads, bool) or not isinstance(ngrads, numbers.Integral) or int(ngrads) < 1:
         raise ValueError(f"Invalid ngrads: {ngrads} (must be an integer >= 1)")
     return int(ngrads)
 

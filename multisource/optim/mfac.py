@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Iterable
 from itertools import chain
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch.optim import Optimizer
 
-from multisource.optim.checks import check_damp, check_ngrads
+from multisource.optim.checks import check_damp, check_lr, check_ngrads
 from multisource.optim.dynamic_fisher import DynamicInverseFisher
 
 _FISHER_KEYS = ("grads", "gram", "factor", "index", "count", "damp")
@@ -115,8 +114,7 @@ class MFAC(Optimizer):
         """Add a group after validating its hyper-parameters (torch-style messages)."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        if isinstance(group["lr"], bool) or not (isinstance(group["lr"], numbers.Real) and 0.0 <= group["lr"] < math.inf):
-            raise ValueError(f"Invalid learning rate: {group['lr']} (must be >= 0)")
+        check_lr(group["lr"])
         check_ngrads(group["ngrads"])
         check_damp(group["damp"])
         if not 0.0 <= group["momentum"] < 1.0:
@@ -164,8 +162,14 @@ class MFAC(Optimizer):
             pieces.append(piece)
         return torch.cat(pieces), used
 
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
+
     @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
         """One M-FAC step; ``closure`` (re-evaluating the loss with backward) is optional."""
         loss = None
         if closure is not None:
@@ -190,7 +194,7 @@ class MFAC(Optimizer):
                 update = buf
             lr = group["lr"]
             offset = 0
-            for p, has_grad in zip(params, used):
+            for p, has_grad in zip(params, used, strict=True):
                 n = p.numel()
                 if has_grad:
                     if wd and decoupled:
@@ -218,7 +222,7 @@ class MFAC(Optimizer):
         super().load_state_dict(state_dict)
         saved_ids = chain.from_iterable(g["params"] for g in state_dict["param_groups"])
         params = chain.from_iterable(g["params"] for g in self.param_groups)
-        for saved_id, p in zip(saved_ids, params):
+        for saved_id, p in zip(saved_ids, params, strict=True):
             for key, value in state_dict["state"].get(saved_id, {}).items():
                 if isinstance(value, torch.Tensor):
                     self.state[p][key] = value.to(device=p.device, copy=True)

@@ -38,9 +38,7 @@ class Registry(Generic[T]):
             if not isinstance(key, str) or not key:
                 raise TypeError(f"{self.family} registry: a name is required for {obj!r}")
             if key in self._entries and not overwrite:
-                raise ValueError(
-                    f"{self.family} {key!r} is already registered; pass overwrite=True to replace it"
-                )
+                raise ValueError(f"{self.family} {key!r} is already registered; pass overwrite=True to replace it")
             self._entries[key] = obj
             return obj
 

@@ -28,8 +28,16 @@ def _run(name, X, y, n_classes=3, seed=0, **params):
 
 def test_registry_holds_every_contract_attack():
     assert set(ATTACKS.names()) >= {
-        "label_flip", "label_bias", "label_shuffle", "random_labels", "feature_permutation",
-        "feature_noise", "blur", "dead_pixels", "backdoor", "shift",
+        "label_flip",
+        "label_bias",
+        "label_shuffle",
+        "random_labels",
+        "feature_permutation",
+        "feature_noise",
+        "blur",
+        "dead_pixels",
+        "backdoor",
+        "shift",
     }
 
 
@@ -38,7 +46,7 @@ def test_registry_holds_every_contract_attack():
 def test_label_flip_changes_exactly_the_chosen_fraction_of_labels(p, m, n_classes, seed):
     X, y = _source(m=m, n_classes=n_classes, seed=seed)
     X_new, y_new = _run("label_flip", X, y, n_classes=n_classes, seed=seed, p=p)
-    assert np.sum(y_new != y) == int(round(p * m))
+    assert np.sum(y_new != y) == round(p * m)
     assert y_new.min() >= 0 and y_new.max() < n_classes and np.array_equal(X_new, X)
 
 
@@ -73,7 +81,7 @@ def test_feature_permutation_is_one_fixed_permutation_whatever_the_rng():
     first, y_first = _run("feature_permutation", X, y, seed=1)
     second, _ = _run("feature_permutation", X, y, seed=2)
     assert np.array_equal(first, second) and np.array_equal(y_first, y)
-    perm = [int(np.flatnonzero(np.all(X == first[:, [j]], axis=0))[0]) for j in range(8)]
+    perm = [int(np.flatnonzero(np.all(first[:, [j]] == X, axis=0))[0]) for j in range(8)]
     assert sorted(perm) == list(range(8)) and perm != list(range(8))
     other, _ = _run("feature_permutation", X, y, permutation_seed=5)
     assert not np.array_equal(first, other)
@@ -114,7 +122,7 @@ def test_dead_pixels_set_the_chosen_fraction_of_pixels_to_black_or_white():
     low, high = X.min(axis=0), X.max(axis=0)
     assert np.all((X_new == low) | (X_new == high) | ~changed)
     # 16 pixels die per image; a dead pixel only looks unchanged if it already was the extreme value.
-    extremes = np.sum((X == low) | (X == high), axis=1)
+    extremes = np.sum((low == X) | (high == X), axis=1)
     assert np.all(changed.sum(axis=1) <= 16) and np.all(changed.sum(axis=1) >= 16 - extremes)
     assert np.mean(X_new[changed] == high[np.nonzero(changed)[1]]) == pytest.approx(0.5, abs=0.05)
 
@@ -175,7 +183,7 @@ def test_label_shift_flips_the_smallest_margin_points_to_the_runner_up():
 
 def test_shift_without_the_clean_model_explains_itself():
     X, y = _source()
-    with pytest.raises(ValueError, match="omniscient.*Adversary"):
+    with pytest.raises(ValueError, match=r"omniscient.*Adversary"):
         _run("shift", X, y)
     with pytest.raises(ValueError, match=r"coef and intercept must have shapes \(3, 5\)"):
         _run("shift", X, y, coef=np.zeros((2, 5)), intercept=np.zeros(2))

@@ -8,8 +8,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from multisource.data.dataset import MultiSourceDataset
-from multisource.learners import aligned_proba, fit_per_source, fit_weighted, linear_logits, make_learner
-from multisource.learners import sample_weights, softmax_proba
+from multisource.learners import (
+    aligned_proba,
+    fit_per_source,
+    fit_weighted,
+    linear_logits,
+    make_learner,
+    sample_weights,
+    softmax_proba,
+)
 
 
 def _blobs(seed, n=120, d=3, k=3):

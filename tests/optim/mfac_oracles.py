@@ -30,7 +30,7 @@ class RecursionInverseFisher:
         vs, denoms = [], []
         for g in grads:
             v = g / damp
-            for v_j, denom_j in zip(vs, denoms):
+            for v_j, denom_j in zip(vs, denoms, strict=True):
                 v = v - (v_j @ g) / denom_j * v_j
             vs.append(v)
             denoms.append(m + g @ v)

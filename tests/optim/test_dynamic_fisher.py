@@ -108,7 +108,12 @@ def test_non_finite_gradient_is_rejected_and_not_pushed():
 
 @pytest.mark.parametrize(
     "ngrads, damp, match",
-    [(0, 1e-3, "Invalid ngrads: 0"), (2.5, 1e-3, "Invalid ngrads"), (4, 0.0, "Invalid damp: 0.0"), (4, -1e-3, "Invalid damp")],
+    [
+        (0, 1e-3, "Invalid ngrads: 0"),
+        (2.5, 1e-3, "Invalid ngrads"),
+        (4, 0.0, "Invalid damp: 0.0"),
+        (4, -1e-3, "Invalid damp"),
+    ],
 )
 def test_bad_window_hyper_parameters_are_rejected(ngrads, damp, match):
     with pytest.raises(ValueError, match=match):

@@ -20,7 +20,9 @@ def _model(seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.nn.Module
 
 def _batches(count: int, dtype: torch.dtype = torch.float64) -> list[tuple[torch.Tensor, torch.Tensor]]:
     gen = torch.Generator().manual_seed(1)
-    return [(torch.randn(8, 5, generator=gen).to(dtype), torch.randn(8, 2, generator=gen).to(dtype)) for _ in range(count)]
+    return [
+        (torch.randn(8, 5, generator=gen).to(dtype), torch.randn(8, 2, generator=gen).to(dtype)) for _ in range(count)
+    ]
 
 
 def _flat(model: torch.nn.Module) -> torch.Tensor:
@@ -48,7 +50,13 @@ def _groups(model):
     first, last = model[0], model[2]
     return [
         {"params": list(first.parameters()), "lr": 0.05, "momentum": 0.5},
-        {"params": list(last.parameters()), "lr": 0.02, "ngrads": 3, "weight_decay": 1e-2, "decoupled_weight_decay": True},
+        {
+            "params": list(last.parameters()),
+            "lr": 0.02,
+            "ngrads": 3,
+            "weight_decay": 1e-2,
+            "decoupled_weight_decay": True,
+        },
     ]
 
 
@@ -175,9 +183,9 @@ def test_param_groups_use_their_own_learning_rate():
         _train_step(model, opt, batch)
         reference[0].zero_grad()
         _train_step(reference, opt_ref, batch)
-    assert all(torch.equal(p, q) for p, q in zip(model[0].parameters(), frozen))
+    assert all(torch.equal(p, q) for p, q in zip(model[0].parameters(), frozen, strict=True))
     # the second group has its own window, so it moves exactly like an optimizer over it alone
-    assert all(torch.equal(p, q) for p, q in zip(model[2].parameters(), reference[2].parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(model[2].parameters(), reference[2].parameters(), strict=True))
 
 
 def test_none_gradients_are_skipped_and_enter_the_window_as_zeros():

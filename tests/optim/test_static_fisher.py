@@ -66,7 +66,9 @@ def test_one_gradient_window_has_the_rank_one_closed_form():
         assert relative_error(StaticInverseFisher(g[None], damp).mul(g), expected) < TOL
 
 
-@pytest.mark.parametrize("d, m, blocksize", [(300, 16, 1), (300, 16, 7), (300, 16, 64), (300, 16, 128), (2000, 64, 256)])
+@pytest.mark.parametrize(
+    "d, m, blocksize", [(300, 16, 1), (300, 16, 7), (300, 16, 64), (300, 16, 128), (2000, 64, 256)]
+)
 def test_blocked_product_equals_block_diagonal_dense_solve(d, m, blocksize):
     damp = 1e-3
     grads = random_gradients(m, d, seed=11, correlated=True)

@@ -8,8 +8,8 @@ from multisource.data.dataset import MultiSourceDataset
 from multisource.discrepancy.linear import linear_pairwise_matrix, sklearn_discrepancy
 from multisource.discrepancy.stumps import stump_discrepancy
 from multisource.utils.registry import Registry
-from multisource.utils.validation import SeedLike
 from multisource.utils.threads import single_threaded_blas
+from multisource.utils.validation import SeedLike, check_random_state
 
 DISCREPANCY_ESTIMATORS: Registry = Registry("discrepancy estimator")
 
@@ -24,7 +24,7 @@ def _per_pair(dataset: MultiSourceDataset, pair_discrepancy, **params) -> np.nda
 
 
 @DISCREPANCY_ESTIMATORS.register("linear")
-def _linear(dataset: MultiSourceDataset, *, device="auto", **params) -> np.ndarray:
+def _linear(dataset: MultiSourceDataset, *, device="auto", rng: np.random.Generator, **params) -> np.ndarray:
     return linear_pairwise_matrix(
         dataset.X, dataset.y, dataset.source, n_sources=dataset.n_sources, n_classes=dataset.n_classes,
         device=device, **params,
@@ -33,12 +33,12 @@ def _linear(dataset: MultiSourceDataset, *, device="auto", **params) -> np.ndarr
 
 @DISCREPANCY_ESTIMATORS.register("sklearn")
 @single_threaded_blas
-def _sklearn(dataset: MultiSourceDataset, *, device="auto", **params) -> np.ndarray:
+def _sklearn(dataset: MultiSourceDataset, *, device="auto", rng: np.random.Generator, **params) -> np.ndarray:
     return _per_pair(dataset, sklearn_discrepancy, **params)
 
 
 @DISCREPANCY_ESTIMATORS.register("stumps")
-def _stumps(dataset: MultiSourceDataset, *, device="auto") -> np.ndarray:
+def _stumps(dataset: MultiSourceDataset, *, device="auto", rng: np.random.Generator) -> np.ndarray:
     return _per_pair(dataset, stump_discrepancy)
 
 
@@ -61,7 +61,10 @@ def pairwise(
           (params: ``l2``, ``max_iter``); the slow reference.
         - "stumps": H = decision stumps, computed exactly.
     device : torch device for "linear" ("auto" picks CUDA when present); ignored by the others.
-    seed : accepted for a uniform interface; every estimator here is deterministic.
+    seed : int, numpy Generator or None. Every estimator receives ``rng = check_random_state(seed)``
+        and draws from it where it has randomness; "linear", "sklearn" and "stumps" are deterministic
+        (the matrix is the same for every seed), so for them the seed is accepted and unused. A seed
+        of the wrong type is refused (``TypeError``) whatever the estimator.
 
     Returns
     -------
@@ -80,6 +83,7 @@ def pairwise(
     """
     if not isinstance(dataset, MultiSourceDataset):
         raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")
-    disc = DISCREPANCY_ESTIMATORS.get(estimator)(dataset, device=device, **params)
+    rng = check_random_state(seed)
+    disc = DISCREPANCY_ESTIMATORS.get(estimator)(dataset, device=device, rng=rng, **params)
     np.fill_diagonal(disc, 0.0)
     return disc

@@ -149,3 +149,17 @@ def test_relabelling_the_sources_permutes_the_matrix(n_classes):
 def _concatenated_sources(ds, order):
     parts = [ds.source_data(i) for i in order]
     return np.vstack([X for X, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+@pytest.mark.parametrize("estimator", ["linear", "sklearn", "stumps"])
+def test_deterministic_estimators_give_the_same_matrix_for_every_seed(estimator):
+    ds = make_multisource("iris", n_sources=4, m=12, seed=0)
+    reference = pairwise(ds, estimator=estimator, seed=0)
+    for seed in (1, np.random.default_rng(5), None):
+        np.testing.assert_array_equal(pairwise(ds, estimator=estimator, seed=seed), reference)
+
+
+def test_a_seed_of_the_wrong_type_is_refused_before_any_work():
+    ds = make_multisource("iris", n_sources=3, m=10, seed=0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        pairwise(ds, estimator="stumps", seed="zero")

@@ -20,7 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from multisource.data.text import TEXT_CORPORA
 
     parser.add_argument("--model", default="smollm2-135m", help=f"{list(MODELS)} or a folder written by save_pruned / save_pretrained")
-    parser.add_argument("--method", default="sparsegpt", choices=PRUNING_METHODS.names())
+    # Calibration text has no labels: every registered pruner that needs none is a choice.
+    methods = [name for name in PRUNING_METHODS.names() if not PRUNING_METHODS.get(name).needs_labels]
+    parser.add_argument("--method", default="sparsegpt", choices=methods)
     parser.add_argument("--sparsity", type=float, default=0.5, help="fraction removed per layer, in [0, 1)")
     parser.add_argument("--pattern", default=None, type=_pattern, help="N:M pattern, e.g. 2:4 (overrides --sparsity)")
     parser.add_argument("--bits", type=int, default=None, help="also quantize kept weights to this many bits (2..16)")
@@ -28,8 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib-corpora", default=",".join(TEXT_CORPORA), help=f"comma-separated subset of {list(TEXT_CORPORA)}")
     parser.add_argument("--seqlen", type=int, default=512, help="calibration and evaluation window length")
     parser.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per corpus for perplexity")
-    parser.add_argument("--blocksize", type=int, default=128)
-    parser.add_argument("--percdamp", type=float, default=0.01)
+    parser.add_argument("--blocksize", type=int, default=None, help="SparseGPT: columns per block (default 128)")
+    parser.add_argument("--percdamp", type=float, default=None, help="SparseGPT: relative damping (default 0.01)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="folder to save the pruned model (safetensors)")
@@ -45,14 +47,14 @@ def _pattern(text: str) -> str:
 
 def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from multisource.compress.driver import prune_model
+    from multisource.compress.driver import plan_pruning, prune_model
     from multisource.compress.evaluation import perplexity
-    from multisource.compress.layer import check_target
     from multisource.compress.models import MODELS, load_model, save_pruned
     from multisource.data.text import TEXT_CORPORA, calibration_windows, corpus_tokens, describe_calibration
 
     try:
-        check_target(0.0 if args.pattern else args.sparsity, args.pattern, args.bits)
+        options = {name: value for name in ("blocksize", "percdamp") if (value := getattr(args, name)) is not None}
+        plan_pruning(args.method, args.sparsity, args.pattern, args.bits, options)  # fail before loading the model
         corpora = tuple(c.strip() for c in args.calib_corpora.split(",") if c.strip())
         if args.model in MODELS:
             model, tokenizer = load_model(args.model, device=args.device)
@@ -73,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
 
         report = prune_model(
             model, calib, method=args.method, sparsity=args.sparsity, pattern=args.pattern, bits=args.bits,
-            blocksize=args.blocksize, percdamp=args.percdamp, calibration_name=describe_calibration(corpora),
+            options=options, calibration_name=describe_calibration(corpora),
             device=args.device, progress=False, callback=progress,
         )
         pruned = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
@@ -83,6 +85,8 @@ def main(args: argparse.Namespace) -> int:
     target = args.pattern or f"{args.sparsity:g}"
     print(f"\n{args.method} {target}{f' + {args.bits}-bit' if args.bits else ''}, calibration: "
           f"{report.calibration} ({len(calib)} x {args.seqlen} tokens), sparsity {report.sparsity:.3f}")
+    for name, reason in report.skipped.items():
+        print(f"not pruned: {name} ({reason})")
     print(f"time {report.total_seconds:.1f}s (forward passes {report.forward_seconds:.1f}s, solves {report.solve_seconds:.1f}s)")
     print("| held-out corpus | dense ppl | pruned ppl |\n|---|---|---|")
     for c in TEXT_CORPORA:

@@ -42,6 +42,16 @@ def prunable_layers(module: nn.Module, prefix: str = "") -> dict[str, nn.Module]
     }
 
 
+def unsupported_layers(module: nn.Module, prefix: str = "") -> dict[str, nn.Module]:
+    """Full name -> layer with a weight matrix or kernel (>= 2-D) that is not prunable (e.g. a convolution)."""
+    found = {}
+    for name, m in module.named_modules():
+        weight = dict(m.named_parameters(recurse=False)).get("weight")
+        if weight is not None and weight.ndim >= 2 and not is_prunable(m):
+            found[(prefix + name).rstrip(".") or "layer"] = m
+    return found
+
+
 def _path(model: nn.Module, path: str) -> nn.Module | None:
     obj = model
     for part in path.split("."):

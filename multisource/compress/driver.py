@@ -13,86 +13,148 @@
    block is fitted to the outputs of the already-pruned model.
 
 Embeddings and the LM head are never pruned. A generic torch net is one block whose inputs are the
-calibration tensors themselves.
+calibration tensors themselves. A model pruner (M-FAC OBS) is handed the whole model and its
+calibration data instead. A layer that could not be pruned (a layer type no pruner handles, or one
+no calibration input reaches) is listed in ``PruneReport.skipped`` with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from multisource.compress.adapters import ModelAdapter, find_adapter, prunable_layers, set_weight_matrix, trace_layer_groups, weight_matrix
+from multisource.compress.adapters import (
+    ModelAdapter,
+    find_adapter,
+    prunable_layers,
+    set_weight_matrix,
+    trace_layer_groups,
+    unsupported_layers,
+    weight_matrix,
+)
 from multisource.compress.hessian import HessianAccumulator
-from multisource.compress.layer import Pattern, check_target
-from multisource.compress.methods import PRUNING_METHODS, PruningMethod
+from multisource.compress.layer import Pattern, PruneTarget, check_target
 from multisource.compress.masks import check_sparsity
+from multisource.compress.methods import OptionsLike, Pruner, get_pruner
+from multisource.compress.records import LayerRecord, PruneReport
 from multisource.utils.device import resolve_device
 from multisource.utils.validation import check_int
 
 SparsitySpec = float | Mapping[str, float] | Callable[[str], float]
+TargetOf = Callable[[str], "PruneTarget | None"]
+Extra = tuple[tuple, dict]
+SEQUENTIAL = ("layer", "block")
+
+__all__ = ["LayerRecord", "PruneReport", "PruningPlan", "plan_pruning", "prune_model"]
 
 
 class _StopForward(Exception):
     """Raised by a hook to end a forward pass once the needed inputs are captured."""
 
 
-@dataclass(frozen=True)
-class LayerRecord:
-    """One pruned layer: full name, (rows, columns), asked and achieved sparsity, error, damping, time."""
+@dataclasses.dataclass(frozen=True)
+class PruningPlan:
+    """A validated pruning request: the pruner, its options and the target of every layer.
 
-    name: str
-    shape: tuple[int, int]
-    target_sparsity: float
-    sparsity: float
-    error: float
-    damping_used: float
-    seconds: float
+    ``target`` is the one target of all layers (a single sparsity or a pattern), None when the
+    sparsity is given per layer; ``target_of(name)`` gives a layer's target, None to leave it dense.
+    """
 
-
-@dataclass
-class PruneReport:
-    """What ``prune_model`` did: per-layer records, the forward-pass / solve time split."""
-
-    method: str
-    family: str
-    calibration: str
-    layers: list[LayerRecord] = field(default_factory=list)
-    forward_seconds: float = 0.0
-    solve_seconds: float = 0.0
-    total_seconds: float = 0.0
-
-    @property
-    def sparsity(self) -> float:
-        """Fraction of zeros over all pruned layers' weights."""
-        total = sum(r.shape[0] * r.shape[1] for r in self.layers)
-        return sum(r.sparsity * r.shape[0] * r.shape[1] for r in self.layers) / max(total, 1)
-
-    def table(self) -> str:
-        """A markdown table, one row per layer."""
-        lines = ["| layer | shape | target | sparsity | error | damping | seconds |", "|---|---|---|---|---|---|---|"]
-        lines += [
-            f"| {r.name} | {r.shape[0]}x{r.shape[1]} | {r.target_sparsity:.3f} | {r.sparsity:.3f} | "
-            f"{r.error:.4g} | {r.damping_used:g} | {r.seconds:.3f} |"
-            for r in self.layers
-        ]
-        return "\n".join(lines)
+    pruner: Pruner
+    options: Any
+    target: PruneTarget | None
+    target_of: TargetOf
 
 
-def _layer_sparsity(sparsity: SparsitySpec, name: str) -> float | None:
-    if isinstance(sparsity, Mapping):
-        value = sparsity.get(name)
-        return None if value is None else check_sparsity(value, f"sparsity[{name!r}]")
-    if callable(sparsity):
-        return check_sparsity(sparsity(name), f"sparsity({name!r})")
-    return sparsity
+def plan_pruning(
+    method: str | Pruner = "sparsegpt",
+    sparsity: SparsitySpec = 0.5,
+    pattern: Pattern = None,
+    bits: int | None = None,
+    options: OptionsLike = None,
+) -> PruningPlan:
+    """Validate a pruning request once, before any model is touched (see ``prune_model``)."""
+    pruner = get_pruner(method)
+    solver_options = pruner.make_options(options)
+    if pattern is not None:  # the pattern fixes the sparsity (N/M) of every layer
+        target: PruneTarget | None = check_target(0.0, pattern, bits)
+        targets: Mapping[str, PruneTarget] = {}
+    elif isinstance(sparsity, Mapping):
+        checked_bits = check_target(0.0, None, bits).bits
+        targets = {
+            name: PruneTarget(sparsity=check_sparsity(value, f"sparsity[{name!r}]"), bits=checked_bits)
+            for name, value in sparsity.items()
+        }
+        target = None
+    elif callable(sparsity):
+        return PruningPlan(pruner, solver_options, None, _called_targets(sparsity, check_target(0.0, None, bits).bits))
+    else:
+        target, targets = check_target(sparsity, None, bits), {}
+    if pruner.check is not None:
+        for each in [target, *targets.values()] if target is not None else targets.values():
+            pruner.check(each, solver_options)
+    return PruningPlan(pruner, solver_options, target, targets.get if target is None else lambda name: target)
 
 
-def _run_block(block: nn.Module, inp: torch.Tensor, extra: tuple[tuple, dict]) -> torch.Tensor:
+def _called_targets(sparsity: Callable[[str], float], bits: int | None) -> TargetOf:
+    """Targets from a function of the layer name, validated as each layer asks for its own."""
+
+    def target_of(name: str) -> PruneTarget:
+        return PruneTarget(sparsity=check_sparsity(sparsity(name), f"sparsity({name!r})"), bits=bits)
+
+    return target_of
+
+
+@dataclasses.dataclass
+class _LayerRun:
+    """What every layer of one ``prune_model`` call shares: the plan, the report being filled, the callback."""
+
+    plan: PruningPlan
+    report: PruneReport
+    callback: Callable[[LayerRecord], None] | None
+
+    def prune(self, name: str, layer: nn.Module, H: torch.Tensor | None) -> None:
+        """Prune one layer in place to its target (if it has one) and record it."""
+        target = self.plan.target_of(name)
+        if target is None:
+            return
+        W = weight_matrix(layer).detach()
+        try:
+            result = self.plan.pruner.prune(W, H, target, self.plan.options)  # type: ignore[call-arg]
+        except ValueError as error:
+            raise ValueError(f"layer {name!r}: {error}") from error
+        set_weight_matrix(layer, result.weight)
+        self.report.solve_seconds += result.seconds
+        record = LayerRecord(
+            name=name,
+            shape=(W.shape[0], W.shape[1]),
+            target_sparsity=target.sparsity,
+            sparsity=float(result.mask.float().mean()),
+            error=result.error,
+            damping_used=result.damping_used,
+            seconds=result.seconds,
+        )
+        self.report.layers.append(record)
+        if self.callback is not None:
+            self.callback(record)
+
+    def skip(self, name: str, reason: str) -> None:
+        """Record a layer that should have been pruned but could not be."""
+        if self.plan.target_of(name) is not None:
+            self.report.skipped[name] = reason
+
+
+def _full_name(prefix: str, relative: str) -> str:
+    return f"{prefix}{relative}".rstrip(".") or "layer"
+
+
+def _run_block(block: nn.Module, inp: torch.Tensor, extra: Extra) -> torch.Tensor:
     args, kwargs = extra
     out = block(inp, *args, **kwargs)
     return out[0] if isinstance(out, tuple) else out
@@ -110,6 +172,7 @@ def _batches(calibration: torch.Tensor | Sequence[torch.Tensor], batch_size: int
 
 
 def _capture_first_block_inputs(model: nn.Module, adapter: ModelAdapter, batches: list[torch.Tensor]) -> tuple[list, list]:
+    """Step 1: the hidden states and keywords block 0 receives, one entry per calibration batch."""
     if not adapter.is_causal_lm:
         return list(batches), [((), {})] * len(batches)
     inps, extras = [], []
@@ -133,137 +196,6 @@ def _capture_first_block_inputs(model: nn.Module, adapter: ModelAdapter, batches
     return inps, extras
 
 
-def prune_model(
-    model: nn.Module,
-    calibration: torch.Tensor | Sequence[torch.Tensor] | None,
-    *,
-    method: str | PruningMethod = "sparsegpt",
-    sparsity: SparsitySpec = 0.5,
-    pattern: Pattern = None,
-    bits: int | None = None,
-    blocksize: int = 128,
-    percdamp: float = 0.01,
-    family: str | None = None,
-    sequential: str = "layer",
-    batch_size: int = 8,
-    hessian_dtype: torch.dtype = torch.float32,
-    calibration_name: str = "",
-    device: str | torch.device = "auto",
-    progress: bool = True,
-    callback: Callable[[LayerRecord], None] | None = None,
-) -> PruneReport:
-    """Prune every Linear (or Conv1D) layer inside the blocks of ``model``, in place, sequentially.
-
-    Parameters
-    ----------
-    model : nn.Module
-        A Hugging Face causal LM (Llama-like, OPT, GPT-2) or any torch net of ``nn.Linear`` layers.
-        Moved to ``device`` and pruned in place.
-    calibration : Tensor or sequence of Tensors
-        Token ids (samples x seqlen) for a causal LM; input features (samples x features) for a
-        generic net. Split into batches of ``batch_size``. May be None for ``method="magnitude"``.
-    method : str or PruningMethod
-        A name in ``PRUNING_METHODS`` ("sparsegpt", "wanda", "magnitude") or a ``PruningMethod``.
-    sparsity : float, dict or callable
-        Ignored when ``pattern`` is given. One sparsity for all layers; a dict full layer name -> sparsity (layers not in it are left
-        dense), e.g. from ``owl_layer_sparsity``; or a function of the full layer name.
-    pattern, bits, blocksize, percdamp
-        The layer target and solver options, see ``sparsegpt_prune_layer``.
-    family : str, optional
-        Force the adapter family ("llama", "opt", "gpt2", "generic").
-    sequential : {"layer", "block"}
-        Hessians of later layer groups from the partly pruned block ("layer") or all from the
-        dense block ("block").
-    hessian_dtype : torch.dtype
-        float32 (default) or float64 accumulation and solve.
-    calibration_name : str
-        The calibration domain, recorded in the report (e.g. "kjv+pydocs").
-    callback : callable, optional
-        Called with each ``LayerRecord`` as soon as the layer is pruned (progress per layer).
-
-    Returns
-    -------
-    PruneReport
-    """
-    pruner = method if isinstance(method, PruningMethod) else PRUNING_METHODS.get(method)
-    method_name = method if isinstance(method, str) else getattr(pruner.prune, "__name__", "custom")
-    if pattern is not None:  # the pattern fixes the sparsity (N/M) of every layer
-        check_target(0.0, pattern, bits)
-        sparsity = 0.0
-    elif isinstance(sparsity, Mapping):
-        for name, value in sparsity.items():
-            check_sparsity(value, f"sparsity[{name!r}]")
-        check_target(0.0, None, bits)
-    elif not callable(sparsity):
-        sparsity = check_target(sparsity, None, bits).sparsity
-    if sequential not in ("layer", "block"):
-        raise ValueError(f"sequential must be 'layer' or 'block', got {sequential!r}")
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    adapter = find_adapter(model, family)
-    device = resolve_device(device)
-    report = PruneReport(method=method_name, family=adapter.family, calibration=calibration_name)
-    start = time.perf_counter()
-    was_training = model.training
-    model.to(device).eval()
-    options = dict(pattern=pattern, bits=bits, blocksize=blocksize, percdamp=percdamp)
-
-    def prune_layer(name: str, layer: nn.Module, H: torch.Tensor | None) -> None:
-        layer_sparsity = _layer_sparsity(sparsity, name)
-        if layer_sparsity is None:
-            return
-        W = weight_matrix(layer).detach()
-        result = pruner.prune(W, H, sparsity=layer_sparsity, **options)
-        set_weight_matrix(layer, result.weight)
-        report.solve_seconds += result.seconds
-        record = LayerRecord(
-            name=name,
-            shape=tuple(W.shape),
-            target_sparsity=check_target(layer_sparsity, pattern, None).sparsity,
-            sparsity=float(result.mask.float().mean()),
-            error=result.error,
-            damping_used=result.damping_used,
-            seconds=result.seconds,
-        )
-        report.layers.append(record)
-        if callback is not None:
-            callback(record)
-
-    try:
-        with torch.inference_mode():
-            if not pruner.needs_hessian:
-                for block, prefix in zip(adapter.blocks, adapter.prefixes):
-                    for name, layer in prunable_layers(block, prefix).items():
-                        prune_layer(name, layer, None)
-            else:
-                if calibration is None:
-                    raise ValueError(f"method {method_name!r} needs calibration inputs")
-                t0 = time.perf_counter()
-                inps, extras = _capture_first_block_inputs(model, adapter, _batches(calibration, batch_size, device))
-                # All blocks of a model share one structure: trace block 0 once, reuse relative names.
-                groups = trace_layer_groups(adapter.blocks[0], lambda: _run_block(adapter.blocks[0], inps[0], extras[0]))
-                report.forward_seconds += time.perf_counter() - t0
-                bar = tqdm(list(zip(adapter.blocks, adapter.prefixes)), desc=f"{method_name} blocks", disable=not progress)
-                for index, (block, prefix) in enumerate(bar):
-                    layers = prunable_layers(block)
-                    passes = [[g] for g in groups] if sequential == "layer" else [groups]
-                    for stage in passes:
-                        t0 = time.perf_counter()
-                        accumulators = _collect_hessians(block, layers, stage, inps, extras, stop_early=sequential == "layer", dtype=hessian_dtype)
-                        report.forward_seconds += time.perf_counter() - t0
-                        for group in stage:
-                            H = accumulators[group[0]].hessian()
-                            for relative in group:
-                                prune_layer(f"{prefix}{relative}".rstrip(".") or "layer", layers[relative], H)
-                    if index + 1 < len(adapter.blocks):
-                        t0 = time.perf_counter()
-                        inps = [_run_block(block, inp, extra) for inp, extra in zip(inps, extras)]
-                        report.forward_seconds += time.perf_counter() - t0
-    finally:
-        model.train(was_training)
-    report.total_seconds = time.perf_counter() - start
-    return report
-
-
 def _collect_hessians(
     block: nn.Module,
     layers: dict[str, nn.Module],
@@ -274,7 +206,7 @@ def _collect_hessians(
     stop_early: bool,
     dtype: torch.dtype,
 ) -> dict[str, HessianAccumulator]:
-    """Run the block on all inputs with hooks on each group's first layer; one H per group."""
+    """Step 2: run the block on all inputs with hooks on each group's first layer; one H per group."""
     accumulators: dict[str, HessianAccumulator] = {}
     handles = []
     for group in groups:
@@ -297,3 +229,164 @@ def _collect_hessians(
         for handle in handles:
             handle.remove()
     return accumulators
+
+
+def _prune_group(prefix: str, group: list[str], layers: dict[str, nn.Module], acc: HessianAccumulator, run: _LayerRun) -> None:
+    """Step 3: prune every layer of a group that reads one input with that input's H."""
+    if acc.nsamples == 0:
+        for relative in group:
+            run.skip(_full_name(prefix, relative), "no calibration input reached it in this block")
+        return
+    H = acc.hessian()
+    for relative in group:
+        run.prune(_full_name(prefix, relative), layers[relative], H)
+
+
+def _record_unprunable(block: nn.Module, prefix: str, groups: list[list[str]] | None, run: _LayerRun) -> None:
+    """List the block's layers with weights that no pruner handles, or that its forward pass never calls."""
+    for name, module in unsupported_layers(block, prefix).items():
+        run.skip(name, f"{type(module).__name__} is not a layer type the pruners handle (nn.Linear, Conv1D)")
+    if groups is not None:
+        traced = {relative for group in groups for relative in group}
+        for relative in prunable_layers(block):
+            if relative not in traced:
+                run.skip(_full_name(prefix, relative), "the block's forward pass never calls it: no calibration input")
+
+
+def _prune_block(
+    block: nn.Module, prefix: str, groups: list[list[str]], inps: list, extras: list, run: _LayerRun, *,
+    sequential: str, dtype: torch.dtype,
+) -> None:
+    """Steps 2-3 for one block: a forward pass per group (or one for all), then the group's layers."""
+    layers = prunable_layers(block)
+    _record_unprunable(block, prefix, groups, run)
+    for stage in [[group] for group in groups] if sequential == "layer" else [groups]:
+        start = time.perf_counter()
+        accumulators = _collect_hessians(block, layers, stage, inps, extras, stop_early=sequential == "layer", dtype=dtype)
+        run.report.forward_seconds += time.perf_counter() - start
+        for group in stage:
+            _prune_group(prefix, group, layers, accumulators[group[0]], run)
+
+
+def _prune_sequentially(
+    model: nn.Module, adapter: ModelAdapter, batches: list[torch.Tensor], run: _LayerRun, *,
+    sequential: str, dtype: torch.dtype, progress: bool,
+) -> None:
+    """Steps 1-4: capture block 0's inputs, then prune each block and feed its outputs to the next."""
+    start = time.perf_counter()
+    inps, extras = _capture_first_block_inputs(model, adapter, batches)
+    # All blocks of a model share one structure: trace block 0 once, reuse relative names.
+    groups = trace_layer_groups(adapter.blocks[0], lambda: _run_block(adapter.blocks[0], inps[0], extras[0]))
+    run.report.forward_seconds += time.perf_counter() - start
+    blocks = list(zip(adapter.blocks, adapter.prefixes))
+    for index, (block, prefix) in enumerate(tqdm(blocks, desc=f"{run.report.method} blocks", disable=not progress)):
+        _prune_block(block, prefix, groups, inps, extras, run, sequential=sequential, dtype=dtype)
+        if index + 1 < len(blocks):  # step 4: the pruned block's outputs are the next block's inputs
+            start = time.perf_counter()
+            inps = [_run_block(block, inp, extra) for inp, extra in zip(inps, extras)]
+            run.report.forward_seconds += time.perf_counter() - start
+
+
+def _prune_without_calibration(adapter: ModelAdapter, run: _LayerRun) -> None:
+    """A pruner that reads no Hessian: every layer of every block, no forward pass."""
+    for block, prefix in zip(adapter.blocks, adapter.prefixes):
+        _record_unprunable(block, prefix, None, run)
+        for name, layer in prunable_layers(block, prefix).items():
+            run.prune(name, layer, None)
+
+
+def _prune_whole_model(plan: PruningPlan, model: nn.Module, calibration: Any, report: PruneReport) -> PruneReport:
+    """A model pruner takes the model and its calibration data at once and returns its own report."""
+    if plan.target is None:
+        raise ValueError(f"method {plan.pruner.name!r} prunes the whole model at once: give one sparsity, not one per layer")
+    pruned = plan.pruner.prune(model, calibration, plan.target, plan.options)  # type: ignore[arg-type]
+    return dataclasses.replace(pruned, method=report.method, family=report.family, calibration=report.calibration)
+
+
+def prune_model(
+    model: nn.Module,
+    calibration: torch.Tensor | Sequence[torch.Tensor] | tuple[torch.Tensor, torch.Tensor] | None,
+    *,
+    method: str | Pruner = "sparsegpt",
+    sparsity: SparsitySpec = 0.5,
+    pattern: Pattern = None,
+    bits: int | None = None,
+    options: OptionsLike = None,
+    family: str | None = None,
+    sequential: str = "layer",
+    batch_size: int = 8,
+    hessian_dtype: torch.dtype = torch.float32,
+    calibration_name: str = "",
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    callback: Callable[[LayerRecord], None] | None = None,
+) -> PruneReport:
+    """Prune every Linear (or Conv1D) layer inside the blocks of ``model``, in place, sequentially.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A Hugging Face causal LM (Llama-like, OPT, GPT-2) or any torch net of ``nn.Linear`` layers.
+        Moved to ``device`` and pruned in place.
+    calibration : Tensor, sequence of Tensors, (inputs, targets) or None
+        Token ids (samples x seqlen) for a causal LM; input features (samples x features) for a
+        generic net; split into batches of ``batch_size``. ``(inputs, targets)`` for a model
+        pruner that needs labels (M-FAC OBS). May be None for a pruner that reads no Hessian (magnitude).
+    method : str or a pruner record
+        A name in ``PRUNING_METHODS`` ("sparsegpt", "wanda", "magnitude", "mfac_obs", or one you
+        registered) or a ``LayerPruner`` / ``ModelPruner``.
+    sparsity : float, dict or callable
+        Ignored when ``pattern`` is given. One sparsity for all layers; a dict full layer name ->
+        sparsity (layers not in it are left dense), e.g. from ``owl_layer_sparsity``; or a function
+        of the full layer name.
+    pattern, bits
+        The layer target, see ``check_target``.
+    options : dict or the method's options dataclass, optional
+        E.g. ``{"blocksize": 64, "percdamp": 0.01}`` for SparseGPT (``SparseGPTOptions``); a name the
+        method does not have is a ``ValueError`` listing the valid ones.
+    family : str, optional
+        Force the adapter family ("llama", "opt", "gpt2", "generic").
+    sequential : {"layer", "block"}
+        Hessians of later layer groups from the partly pruned block ("layer") or all from the
+        dense block ("block").
+    hessian_dtype : torch.dtype
+        float32 (default) or float64 accumulation and solve.
+    calibration_name : str
+        The calibration domain, recorded in the report (e.g. "kjv+pydocs").
+    callback : callable, optional
+        Called with each ``LayerRecord`` as soon as the layer is pruned (progress per layer).
+
+    Returns
+    -------
+    PruneReport
+    """
+    plan = plan_pruning(method, sparsity, pattern, bits, options)
+    if sequential not in SEQUENTIAL:
+        raise ValueError(f"sequential must be one of {list(SEQUENTIAL)}, got {sequential!r}")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    adapter = find_adapter(model, family)
+    if calibration is None and (plan.pruner.needs_hessian or plan.pruner.kind == "model"):
+        raise ValueError(f"method {plan.pruner.name!r} needs calibration inputs")
+    device = resolve_device(device)
+    report = PruneReport(method=plan.pruner.name, family=adapter.family, calibration=calibration_name)
+    start = time.perf_counter()
+    was_training = model.training
+    model.to(device).eval()
+    try:
+        if plan.pruner.kind == "model":
+            report = _prune_whole_model(plan, model, calibration, report)
+        else:
+            run = _LayerRun(plan, report, callback)
+            with torch.inference_mode():
+                if not plan.pruner.needs_hessian:
+                    _prune_without_calibration(adapter, run)
+                else:
+                    batches = _batches(calibration, batch_size, device)  # type: ignore[arg-type]
+                    _prune_sequentially(model, adapter, batches, run, sequential=sequential, dtype=hessian_dtype, progress=progress)
+    finally:
+        model.train(was_training)
+    if plan.pruner.kind == "model" and callback is not None:
+        for record in report.layers:
+            callback(record)
+    report.total_seconds = time.perf_counter() - start
+    return report

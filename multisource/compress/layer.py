@@ -1,12 +1,15 @@
-"""What every layer-wise pruner takes (a target) and returns (a ``LayerResult``).
+"""What every layer pruner takes (a validated ``PruneTarget``) and returns (a ``LayerResult``).
 
-A target is a sparsity ``s`` in [0, 1) *or* an N:M pattern (N zeros in every aligned group of M
-input columns), optionally with ``bits``-bit quantization of the kept weights.
+A target is a sparsity ``s`` in [0, 1), *or* an N:M pattern (N zeros in every aligned group of M
+input columns), *or* a fixed boolean mask; optionally with ``bits``-bit quantization of the kept
+weights. It is validated once, by ``check_target``, at the boundary of the library (the keyword
+functions such as ``sparsegpt_prune_layer``, ``prune_model``); the pruners behind the registry
+(``docs/sparsegpt.md``, "Methods") receive it already checked.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -18,20 +21,42 @@ Pattern = str | tuple[int, int] | None
 
 @dataclass(frozen=True)
 class PruneTarget:
-    """A validated target: ``sparsity``, ``nm`` = (N, M) or None, ``bits`` or None."""
+    """A validated target: ``sparsity``, ``nm`` = (N, M) or None, ``bits`` or None, a fixed ``mask`` or None.
+
+    With a pattern, ``sparsity`` is N/M; with a mask, the fraction of True entries in it.
+    """
 
     sparsity: float
-    nm: tuple[int, int] | None
-    bits: int | None
-
-    @property
-    def prunes(self) -> bool:
-        return self.nm is not None or self.sparsity > 0
+    nm: tuple[int, int] | None = None
+    bits: int | None = None
+    mask: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
 
-def check_target(sparsity: float = 0.0, pattern: Pattern = None, bits: int | None = None) -> PruneTarget:
-    """Validate a pruning target; with a pattern, ``sparsity`` must be 0 or equal to N/M."""
+def check_target(
+    sparsity: float = 0.0, pattern: Pattern = None, bits: int | None = None, mask: torch.Tensor | None = None
+) -> PruneTarget:
+    """Validate a pruning target once; the result is what every pruner receives.
+
+    Parameters
+    ----------
+    sparsity : float
+        Fraction removed, in [0, 1). With a pattern it must be 0 or N/M; with a mask it must be 0.
+    pattern : "N:M" or (N, M), optional
+        N zeros in each aligned group of M input columns (0 < N < M).
+    bits : int, optional
+        Quantize the kept weights to this many bits (2..16).
+    mask : torch.Tensor, optional
+        A fixed boolean (rows x columns) mask, True = remove; excludes ``pattern`` and ``sparsity``.
+
+    Raises
+    ------
+    ValueError
+        On a value out of range, or two arguments that both say what to remove (``mask`` with
+        ``pattern``, ``mask`` with ``sparsity > 0``, ``pattern`` with a different ``sparsity``).
+    """
     sparsity = check_sparsity(sparsity)
+    if mask is not None:
+        return PruneTarget(sparsity=_check_mask(mask, sparsity, pattern), bits=_optional_bits(bits), mask=mask)
     nm = None
     if pattern is not None:
         nm = parse_nm(pattern) if isinstance(pattern, str) else check_nm(*pattern)
@@ -41,9 +66,22 @@ def check_target(sparsity: float = 0.0, pattern: Pattern = None, bits: int | Non
                 "pass sparsity=0 or N/M with a pattern"
             )
         sparsity = nm[0] / nm[1]
-    if bits is not None:
-        bits = check_bits(bits)
-    return PruneTarget(sparsity=sparsity, nm=nm, bits=bits)
+    return PruneTarget(sparsity=sparsity, nm=nm, bits=_optional_bits(bits))
+
+
+def _optional_bits(bits: int | None) -> int | None:
+    return None if bits is None else check_bits(bits)
+
+
+def _check_mask(mask: torch.Tensor, sparsity: float, pattern: Pattern) -> float:
+    """A fixed mask excludes the other two ways of saying what to remove; returns its sparsity."""
+    if pattern is not None:
+        raise ValueError(f"mask and pattern={pattern!r} cannot be combined: a fixed mask already decides what is removed")
+    if sparsity != 0.0:
+        raise ValueError(f"mask and sparsity={sparsity} cannot be combined: a fixed mask already decides what is removed")
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim != 2:
+        raise TypeError(f"mask must be a 2-D boolean tensor (True = remove), got {getattr(mask, 'dtype', type(mask))}")
+    return float(mask.float().mean())
 
 
 @dataclass(frozen=True)
@@ -81,9 +119,20 @@ def reconstruction_error(W: torch.Tensor, W_new: torch.Tensor, H: torch.Tensor |
     return float(((delta @ H) * delta).sum() / 2)
 
 
-def check_layer_inputs(W: torch.Tensor, H: torch.Tensor | None) -> None:
-    """W must be 2-D and floating; H, when given, square with one row per column of W."""
+def check_layer_inputs(W: torch.Tensor, H: torch.Tensor | None, target: PruneTarget) -> None:
+    """W 2-D, floating and finite; H, when given, finite and square with one row per column of W; a mask of W's shape.
+
+    NaN or inf in W or H would otherwise come out as NaN weights (or a Cholesky failure far from
+    its cause), so they are refused here, before any work.
+    """
     if not isinstance(W, torch.Tensor) or W.ndim != 2 or not W.is_floating_point():
         raise ValueError(f"W must be a 2-D floating tensor (rows x columns), got {getattr(W, 'shape', W)!r}")
-    if H is not None and (H.ndim != 2 or H.shape != (W.shape[1], W.shape[1])):
-        raise ValueError(f"H must have shape {(W.shape[1], W.shape[1])} for W of shape {tuple(W.shape)}, got {tuple(H.shape)}")
+    if not bool(torch.isfinite(W).all()):
+        raise ValueError("W contains NaN or infinite values")
+    if H is not None:
+        if H.ndim != 2 or H.shape != (W.shape[1], W.shape[1]):
+            raise ValueError(f"H must have shape {(W.shape[1], W.shape[1])} for W of shape {tuple(W.shape)}, got {tuple(H.shape)}")
+        if not bool(torch.isfinite(H).all()):
+            raise ValueError("H contains NaN or infinite values (check the calibration inputs)")
+    if target.mask is not None and target.mask.shape != W.shape:
+        raise ValueError(f"mask must have the shape of W {tuple(W.shape)}, got {tuple(target.mask.shape)}")

@@ -42,8 +42,12 @@ def unstructured_mask(scores: torch.Tensor, sparsity: float, *, per_row: bool = 
     by position, so the count is exact even when scores repeat.
     """
     sparsity = check_sparsity(sparsity)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be a 2-D (rows x columns) tensor, got shape {tuple(scores.shape)}")
+    _check_scores(scores)
+    return lowest_mask(scores, sparsity, per_row=per_row)
+
+
+def lowest_mask(scores: torch.Tensor, sparsity: float, *, per_row: bool = False) -> torch.Tensor:
+    """``unstructured_mask`` for arguments already validated (the pruners' inner loops call this)."""
     mask = torch.zeros_like(scores, dtype=torch.bool)
     if per_row:
         k = int(round(sparsity * scores.shape[1]))
@@ -58,14 +62,23 @@ def unstructured_mask(scores: torch.Tensor, sparsity: float, *, per_row: bool = 
     return mask
 
 
+def _check_scores(scores: torch.Tensor) -> None:
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be a 2-D (rows x columns) tensor, got shape {tuple(scores.shape)}")
+
+
 def nm_mask(scores: torch.Tensor, n: int, m: int) -> torch.Tensor:
     """In every row, remove the ``n`` lowest scores of each aligned group of ``m`` columns.
 
     A trailing group shorter than ``m`` removes ``floor(n * len / m)`` weights.
     """
     n, m = check_nm(n, m)
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be a 2-D (rows x columns) tensor, got shape {tuple(scores.shape)}")
+    _check_scores(scores)
+    return lowest_in_groups(scores, n, m)
+
+
+def lowest_in_groups(scores: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """``nm_mask`` for arguments already validated (the pruners' inner loops call this)."""
     rows, cols = scores.shape
     full = (cols // m) * m
     mask = torch.zeros_like(scores, dtype=torch.bool)

@@ -14,23 +14,84 @@ geometrically shrinking density, each with fresh gradients and a rebuilt inverse
 Coordinates already pruned keep a zero gradient, so their rows of F decouple (F_qq = lambda) and
 F^-1 on the surviving coordinates is exactly the inverse of F restricted to them: the update
 never moves a pruned weight.
+
+``mfac_obs_prune`` is the functional form (any loss, any batches, global or per-layer sparsity);
+``mfac_obs_pruner`` is the registered model pruner ``"mfac_obs"`` (``docs/sparsegpt.md``, "Methods")
+that ``prune_model``, ``prune_classifier`` and ``CompressedClassifier`` call with labelled
+calibration data ``(X, y)``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from multisource.compress.masks import check_sparsity, unstructured_mask
+from multisource.compress.adapters import prunable_layers, weight_matrix
+from multisource.compress.layer import PruneTarget
+from multisource.compress.masks import check_sparsity, lowest_mask
+from multisource.compress.methods import model_pruner
+from multisource.compress.records import LayerRecord, PruneReport
 from multisource.optim import StaticInverseFisher
 from multisource.optim.checks import check_damp, check_ngrads
 from multisource.utils.validation import check_int
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SCOPES = ("global", "layer")
+
+
+@dataclass(frozen=True)
+class MFACOBSOptions:
+    """Options of M-FAC OBS pruning (Frantar, Kurtic & Alistarh 2021, sec. 4.1).
+
+    Attributes
+    ----------
+    ngrads : int
+        m, gradients per inverse-Fisher estimate, one per calibration mini-batch.
+    damp : float
+        lambda in F = lambda I + (1/m) G^T G (official default 1e-5).
+    blocksize : int or None
+        Block size of the block-diagonal Fisher over the concatenated weights; None: the full Fisher.
+    nrecomps : int
+        Pruning steps, each with fresh gradients and a rebuilt inverse.
+    scope : {"layer", "global"}
+        The sparsity within every layer (like every registered pruner) or over all weights together.
+    seed : int
+        Seeds the split of the calibration set into ``ngrads`` mini-batches (registered pruner).
+    loss : callable
+        ``loss(model(inputs), targets) -> scalar`` (registered pruner; default cross-entropy).
+    dtype : torch.dtype
+        Precision of the gradients and of F^-1.
+    """
+
+    ngrads: int = 32
+    damp: float = 1e-5
+    blocksize: int | None = 128
+    nrecomps: int = 4
+    scope: str = "layer"
+    seed: int = 0
+    loss: LossFn = F.cross_entropy
+    dtype: torch.dtype = torch.float64
+
+    def __post_init__(self) -> None:
+        check_ngrads(self.ngrads)
+        check_damp(self.damp)
+        if self.blocksize is not None:
+            check_int("blocksize", self.blocksize, minimum=1)
+        check_int("nrecomps", self.nrecomps, minimum=1)
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
+        check_int("seed", self.seed, minimum=0)
+        if not callable(self.loss):
+            raise TypeError(f"loss must be callable as loss(outputs, targets), got {self.loss!r}")
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {self.dtype}")
 
 
 def obs_scores(weights: torch.Tensor, inverse_diag: torch.Tensor) -> torch.Tensor:
@@ -91,33 +152,8 @@ def collect_gradients(
 def _select(scores: torch.Tensor, sizes: list[int], sparsity: float, scope: str) -> torch.Tensor:
     """Boolean mask of the lowest scores: ``sparsity`` of all weights, or of each layer's."""
     if scope == "global":
-        return unstructured_mask(scores.view(1, -1), sparsity).view(-1)
-    return torch.cat([unstructured_mask(part.view(1, -1), sparsity).view(-1) for part in scores.split(sizes)])
-
-
-def _check_scope(scope: str) -> None:
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
-
-
-def magnitude_prune(
-    model: torch.nn.Module,
-    sparsity: float,
-    *,
-    params: Mapping[str, torch.nn.Parameter] | None = None,
-    scope: str = "global",
-) -> dict[str, torch.Tensor]:
-    """Baseline: zero the ``sparsity`` fraction of smallest |w| (same selection as :func:`mfac_obs_prune`)."""
-    sparsity = check_sparsity(sparsity)
-    _check_scope(scope)
-    params = dict(prunable_parameters(model) if params is None else params)
-    sizes = [p.numel() for p in params.values()]
-    with torch.no_grad():
-        scores = torch.cat([p.detach().abs().reshape(-1) for p in params.values()])
-        removed = _select(scores, sizes, sparsity, scope)
-        for p, part in zip(params.values(), removed.split(sizes)):
-            p.masked_fill_(part.view_as(p), 0.0)
-    return {name: part.view_as(p) for (name, p), part in zip(params.items(), removed.split(sizes))}
+        return lowest_mask(scores.view(1, -1), sparsity).view(-1)
+    return torch.cat([lowest_mask(part.view(1, -1), sparsity).view(-1) for part in scores.split(sizes)])
 
 
 def mfac_obs_prune(
@@ -150,47 +186,97 @@ def mfac_obs_prune(
         Target fraction of removed weights in [0, 1).
     params : mapping of name to parameter, optional
         What to prune; default :func:`prunable_parameters` (all weights with >= 2 dimensions).
-    ngrads : int
-        m, gradients per inverse-Fisher estimate (paper/official default 64).
-    damp : float
-        lambda in F = lambda I + (1/m) G^T G (official default 1e-5).
-    blocksize : int or None
-        Block size of the block-diagonal Fisher over the concatenated weights (official 128);
-        None for the full Fisher.
-    nrecomps : int
-        Pruning steps, each with fresh gradients and a rebuilt inverse (paper: recomputation).
-    scope : {"global", "layer"}
-        ``sparsity`` over all pruned weights together, or within every parameter.
-    dtype : torch.dtype
-        Precision of the gradients and of F^-1 (float64 default).
+    ngrads, damp, blocksize, nrecomps, scope, dtype
+        See ``MFACOBSOptions``; the defaults here are the paper's for a whole network (m = 64,
+        one sparsity over all weights).
     progress : bool
         tqdm bar over the recomputation steps.
     """
     sparsity = check_sparsity(sparsity)
-    ngrads, damp = check_ngrads(ngrads), check_damp(damp)
-    _check_scope(scope)
+    options = MFACOBSOptions(ngrads=ngrads, damp=damp, blocksize=blocksize, nrecomps=nrecomps, scope=scope, dtype=dtype)
     params = dict(prunable_parameters(model) if params is None else params)
+    return _obs_prune(model, loss_fn, batches, sparsity, params, options, progress=progress)
+
+
+def _obs_prune(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    sparsity: float,
+    params: dict[str, torch.nn.Parameter],
+    options: MFACOBSOptions,
+    *,
+    progress: bool = False,
+) -> dict[str, torch.Tensor]:
+    """The pruning steps behind both entry points (arguments validated)."""
     if not params:
         raise ValueError("model has no parameters to prune (weights with >= 2 dimensions)")
     sizes = [p.numel() for p in params.values()]
-    device = next(iter(params.values())).device
-    removed = torch.zeros(sum(sizes), dtype=torch.bool, device=device)
+    dtype = options.dtype
+    removed = torch.zeros(sum(sizes), dtype=torch.bool, device=next(iter(params.values())).device)
     was_training = model.training
     model.eval()
     try:
-        for step_sparsity in tqdm(recompute_schedule(0.0, sparsity, nrecomps), desc="M-FAC OBS", disable=not progress):
-            keep = (~removed).to(dtype)
-            grads = collect_gradients(model, loss_fn, batches, params, ngrads, keep, dtype=dtype)
-            finv = StaticInverseFisher(grads, damp, blocksize=blocksize, dtype=dtype)
+        steps = recompute_schedule(0.0, sparsity, options.nrecomps)
+        for step_sparsity in tqdm(steps, desc="M-FAC OBS", disable=not progress):
+            grads = collect_gradients(model, loss_fn, batches, params, options.ngrads, (~removed).to(dtype), dtype=dtype)
+            finv = StaticInverseFisher(grads, options.damp, blocksize=options.blocksize, dtype=dtype)
             with torch.no_grad():
                 weights = torch.cat([p.detach().reshape(-1) for p in params.values()]).to(dtype)
                 scores = obs_scores(weights, finv.diag()).masked_fill(removed, -torch.inf)
-                new_removed = _select(scores, sizes, step_sparsity, scope)
-                updated = obs_update(weights, finv, new_removed & ~removed)
-                updated = updated.masked_fill(new_removed, 0.0)
+                new_removed = _select(scores, sizes, step_sparsity, options.scope)
+                updated = obs_update(weights, finv, new_removed & ~removed).masked_fill(new_removed, 0.0)
                 for p, part in zip(params.values(), updated.split(sizes)):
                     p.copy_(part.view_as(p))
             removed = new_removed
     finally:
         model.train(was_training)
     return {name: part.view_as(p) for (name, p), part in zip(params.items(), removed.split(sizes))}
+
+
+def _labelled_batches(calibration: Any, options: MFACOBSOptions, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Split labelled calibration ``(X, y)`` at random (``options.seed``) into ``ngrads`` mini-batches."""
+    if not (isinstance(calibration, tuple) and len(calibration) == 2 and all(isinstance(t, torch.Tensor) for t in calibration)):
+        raise TypeError(f"mfac_obs needs labelled calibration data: a tuple (inputs, targets) of tensors, got {type(calibration).__name__}")
+    X, y = calibration
+    if len(X) != len(y):
+        raise ValueError(f"calibration inputs and targets differ in length: {len(X)} vs {len(y)}")
+    if len(X) < options.ngrads:
+        raise ValueError(f"mfac_obs needs at least ngrads={options.ngrads} calibration samples, got {len(X)}")
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(options.seed))
+    return [(X[idx].to(device), y[idx].to(device)) for idx in torch.tensor_split(order, options.ngrads)]
+
+
+def check_sparsity_target(target: PruneTarget, options: MFACOBSOptions) -> None:
+    """M-FAC OBS prunes to a sparsity: no N:M pattern, no quantization, no fixed mask."""
+    if target.nm is not None or target.bits is not None:
+        raise ValueError("pattern and bits apply to the layer-wise methods, not to method='mfac_obs'")
+    if target.mask is not None:
+        raise ValueError("a fixed mask applies to the layer-wise methods, not to method='mfac_obs'")
+
+
+@model_pruner("mfac_obs", options=MFACOBSOptions, check=check_sparsity_target)
+def mfac_obs_pruner(model: torch.nn.Module, calibration: Any, target: PruneTarget, options: MFACOBSOptions) -> PruneReport:
+    """The registered M-FAC OBS model pruner: every prunable layer of ``model`` to ``target.sparsity``.
+
+    ``calibration`` is ``(X, y)``: inputs and the targets of ``options.loss``, split into
+    ``options.ngrads`` mini-batches, one gradient each.
+    """
+    check_sparsity_target(target, options)
+    layers = prunable_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear (or Conv1D) layers to prune")
+    params = {name: layer.weight for name, layer in layers.items()}
+    batches = _labelled_batches(calibration, options, next(iter(params.values())).device)
+    start = time.perf_counter()
+    masks = _obs_prune(model, options.loss, batches, target.sparsity, params, options)
+    seconds = time.perf_counter() - start
+    report = PruneReport(method="mfac_obs", family="generic", calibration="", solve_seconds=seconds, total_seconds=seconds)
+    for name, mask in masks.items():
+        shape = tuple(weight_matrix(layers[name]).shape)
+        report.layers.append(
+            LayerRecord(name=name, shape=(shape[0], shape[1]), target_sparsity=target.sparsity,
+                        sparsity=float(mask.float().mean()), error=float("nan"), damping_used=0.0,
+                        seconds=seconds / len(masks))
+        )
+    return report

@@ -24,25 +24,43 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
-from multisource.compress.layer import (
-    LayerResult,
-    Pattern,
-    check_layer_inputs,
-    check_target,
-    reconstruction_error,
-)
-from multisource.compress.masks import nm_mask, unstructured_mask
+from multisource.compress.layer import LayerResult, Pattern, PruneTarget, check_layer_inputs, check_target
+from multisource.compress.masks import lowest_mask
+from multisource.compress.methods import layer_pruner
 from multisource.compress.quant import QuantGrid, minmax_grid, quantize
 from multisource.utils.validation import check_int, check_real
 
 MAX_PERCDAMP = 1.0
 
 
+@dataclass(frozen=True)
+class SparseGPTOptions:
+    """Solver options of SparseGPT (Algorithm 1).
+
+    Attributes
+    ----------
+    blocksize : int
+        Columns per block: the lazy batch size B and the mask selection size B_s of Algorithm 1.
+        With an N:M pattern it must be a multiple of M.
+    percdamp : float
+        Damping ``lambda = percdamp * mean(diag H)``, >= 0; raised automatically if Cholesky fails.
+    """
+
+    blocksize: int = 128
+    percdamp: float = 0.01
+
+    def __post_init__(self) -> None:
+        check_int("blocksize", self.blocksize, minimum=1)
+        check_real("percdamp", self.percdamp, low=0.0)
+
+
 @contextlib.contextmanager
-def _one_cpu_thread():
+def _one_cpu_thread() -> Iterator[None]:
     """Run the column loop's many tiny ops on one CPU thread.
 
     Each op is far too small to split; with several threads OpenMP spends its time in barriers,
@@ -56,26 +74,35 @@ def _one_cpu_thread():
         torch.set_num_threads(previous)
 
 
-def _prune_block_columns(
-    W1: torch.Tensor,
-    Q1: torch.Tensor,
-    Err1: torch.Tensor,
-    Hinv1: torch.Tensor,
-    mask1: torch.Tensor,
-    nm: tuple[int, int] | None,
-    grid: QuantGrid | None,
-) -> None:
-    """Visit the columns of one block: pick N:M groups, prune/quantize, apply the OBS update.
+def _select_nm_group(W1: torch.Tensor, d_sq: torch.Tensor, mask1: torch.Tensor, i: int, nm: tuple[int, int]) -> None:
+    """Mark the N lowest ``w^2 / U_jj^2`` of every row among the M columns from ``i`` (fewer at the matrix end).
 
-    ``W1`` (updated in place) holds the block's current weights, ``Q1``/``Err1`` receive the final
-    columns and the scaled errors ``(w - q) / U_jj`` for the lazy update of later blocks, ``mask1``
-    (in/out) the removed weights.
+    The scores are taken on the weights as the block's earlier columns have already updated them,
+    so each group is chosen when the solver reaches it (as in the official code).
+    """
+    n, m = nm
+    scores = W1[:, i : i + m] ** 2 / d_sq[i : i + m]
+    k = n if scores.shape[1] == m else (n * scores.shape[1]) // m
+    if k:
+        mask1[:, i : i + m].scatter_(1, torch.topk(scores, k, dim=1, largest=False, sorted=False).indices, True)
+
+
+def _prune_block_columns(
+    W1: torch.Tensor, Hinv1: torch.Tensor, mask1: torch.Tensor, nm: tuple[int, int] | None, grid: QuantGrid | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Visit the columns of one block: pick N:M groups, prune/quantize, apply the OBS update (eq. 3-4).
+
+    ``W1`` (updated in place) holds the block's current weights and ``mask1`` (in/out) the removed
+    ones. Returns the final columns ``Q1`` and the scaled errors ``Err1 = (w - q) / U_jj`` that
+    update the later blocks lazily.
     """
     d = torch.diag(Hinv1)
+    d_sq = d**2
+    Q1 = torch.zeros_like(W1)
+    Err1 = torch.zeros_like(W1)
     for i in range(W1.shape[1]):
         if nm is not None and i % nm[1] == 0:
-            group = slice(i, i + nm[1])
-            mask1[:, group] |= nm_mask(W1[:, group] ** 2 / d[group] ** 2, *nm)
+            _select_nm_group(W1, d_sq, mask1, i, nm)
         w = W1[:, i]
         q = w.masked_fill(mask1[:, i], 0.0)
         if grid is not None:
@@ -84,13 +111,16 @@ def _prune_block_columns(
         err = (w - q) / d[i]
         W1[:, i:] -= torch.outer(err, Hinv1[i, i:])
         Err1[:, i] = err
+    return Q1, Err1
 
 
 def damped_inverse_cholesky(H: torch.Tensor, percdamp: float) -> tuple[torch.Tensor, float]:
     """Upper Cholesky factor ``U`` of ``(H + lambda I)^-1`` with ``lambda = percdamp * mean(diag H)``.
 
     When ``H + lambda I`` is not numerically positive definite, ``percdamp`` is raised to
-    ``max(10 * percdamp, 0.01)`` and the factorization retried, up to ``percdamp = 1``.
+    ``max(10 * percdamp, 0.01)`` and the factorization retried, up to ``percdamp = 1``. LAPACK's
+    Cholesky stops at the first non-positive or NaN pivot, and a NaN or inf anywhere in the factor
+    reaches a later pivot, so a successful factor is finite; only its diagonal is checked again.
 
     Returns
     -------
@@ -102,9 +132,8 @@ def damped_inverse_cholesky(H: torch.Tensor, percdamp: float) -> tuple[torch.Ten
     while True:
         L, info = torch.linalg.cholesky_ex(H + percdamp * mean_diag * eye)
         if info.item() == 0:
-            Hinv = torch.cholesky_inverse(L)
-            U, info = torch.linalg.cholesky_ex(Hinv, upper=True)
-            if info.item() == 0 and torch.isfinite(U).all():
+            U, info = torch.linalg.cholesky_ex(torch.cholesky_inverse(L), upper=True)
+            if info.item() == 0 and bool(torch.isfinite(torch.diag(U)).all()):
                 return U, percdamp
         if percdamp >= MAX_PERCDAMP:
             raise ValueError(
@@ -125,7 +154,7 @@ def sparsegpt_prune_layer(
     percdamp: float = 0.01,
     mask: torch.Tensor | None = None,
 ) -> LayerResult:
-    """Prune (and optionally quantize) one layer with SparseGPT.
+    """Prune (and optionally quantize) one layer with SparseGPT (Algorithm 1).
 
     Parameters
     ----------
@@ -142,74 +171,84 @@ def sparsegpt_prune_layer(
     bits : int, optional
         Quantize the kept weights onto a per-row asymmetric min-max grid of ``bits`` bits computed
         on the dense W (GPTQ-style, with the same error compensation). Pruned weights stay 0.
-    blocksize : int
-        Columns per block (lazy batch size B and mask selection size B_s of Algorithm 1).
-    percdamp : float
-        Damping ``lambda = percdamp * mean(diag H)``; raised automatically if Cholesky fails.
+    blocksize, percdamp
+        See ``SparseGPTOptions``.
     mask : torch.Tensor, optional
-        A fixed boolean mask (True = remove) to use instead of selecting one.
+        A fixed boolean mask (True = remove) to use instead of selecting one; excludes ``pattern``
+        and ``sparsity``.
 
     Returns
     -------
     LayerResult
         ``error`` is ``tr(dW H dW^T) / 2`` with the undamped H.
     """
-    check_layer_inputs(W, H)
-    target = check_target(sparsity, pattern, bits)
-    blocksize = check_int("blocksize", blocksize, minimum=1)
-    if target.nm is not None and blocksize % target.nm[1]:
-        raise ValueError(f"blocksize={blocksize} must be a multiple of M={target.nm[1]} for an N:M pattern")
-    if mask is not None and (mask.shape != W.shape or mask.dtype != torch.bool):
-        raise ValueError(f"mask must be a boolean tensor of shape {tuple(W.shape)}")
-    if not H.is_floating_point() or H.dtype not in (torch.float32, torch.float64):
+    target = check_target(sparsity, pattern, bits, mask)
+    return sparsegpt_pruner(W, H, target, SparseGPTOptions(blocksize=blocksize, percdamp=percdamp))
+
+
+def check_blocksize(target: PruneTarget, options: SparseGPTOptions) -> None:
+    """With an N:M pattern, every block must hold whole groups of M columns."""
+    if target.nm is not None and options.blocksize % target.nm[1]:
+        raise ValueError(f"blocksize={options.blocksize} must be a multiple of M={target.nm[1]} for an N:M pattern")
+
+
+@layer_pruner("sparsegpt", options=SparseGPTOptions, check=check_blocksize)
+def sparsegpt_pruner(W: torch.Tensor, H: torch.Tensor | None, target: PruneTarget, options: SparseGPTOptions) -> LayerResult:
+    """The registered SparseGPT layer pruner: ``sparsegpt_prune_layer`` on a validated target and options."""
+    if H is None:
+        raise ValueError("sparsegpt needs the input Hessian H")
+    check_layer_inputs(W, H, target)
+    if H.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"H must be float32 or float64, got {H.dtype}")
+    check_blocksize(target, options)
     start = time.perf_counter()
     threads = _one_cpu_thread() if H.device.type == "cpu" else contextlib.nullcontext()
     with threads:
-        weight, full_mask, percdamp_used = _sparsegpt(W, H, mask, target.nm, target.sparsity if mask is None else 0.0, target.bits, blocksize, percdamp)
-        error = reconstruction_error(W.to(device=H.device, dtype=H.dtype), weight.to(device=H.device, dtype=H.dtype), H)
-    return LayerResult(weight=weight, mask=full_mask, error=error, damping_used=percdamp_used, seconds=time.perf_counter() - start)
+        weight, mask, error, percdamp_used = _sparsegpt(W, H, target, options)
+    return LayerResult(weight=weight, mask=mask, error=error, damping_used=percdamp_used, seconds=time.perf_counter() - start)
 
 
 def _sparsegpt(
-    W: torch.Tensor,
-    H: torch.Tensor,
-    mask: torch.Tensor | None,
-    nm: tuple[int, int] | None,
-    sparsity: float,
-    bits: int | None,
-    blocksize: int,
-    percdamp: float,
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """The solve behind ``sparsegpt_prune_layer`` (arguments validated): (weight, mask, percdamp)."""
+    W: torch.Tensor, H: torch.Tensor, target: PruneTarget, options: SparseGPTOptions
+) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """The solve behind ``sparsegpt_pruner``: (weight, mask, error, percdamp used).
+
+    The error needs no pass over H: the solve's total change is ``dW = Err U`` (every column's
+    update is ``err_j U[j, :]``) and ``U (H + lambda I) U^T = I``, so ``tr(dW (H + lambda I) dW^T) =
+    ||Err||_F^2`` (the official code's summed ``Losses``); the undamped error subtracts
+    ``lambda ||dW||^2`` and the unit diagonal given to dead columns.
+    """
     out_dtype, out_device = W.dtype, W.device
     rows, columns = W.shape
-    W = W.to(device=H.device, dtype=H.dtype).contiguous().clone()
-    H = H.clone()
-    grid = minmax_grid(W, bits) if bits is not None else None
+    W = W.to(device=H.device, dtype=H.dtype).clone(memory_format=torch.contiguous_format)
+    grid = minmax_grid(W, target.bits) if target.bits is not None else None
     # A column no calibration token ever activates has no effect on the output: drop it and give
     # H a unit diagonal there so it stays invertible.
+    H = H.clone()
     dead = torch.diag(H) == 0
     H[dead, dead] = 1
     W[:, dead] = 0
-    U, percdamp_used = damped_inverse_cholesky(H, percdamp)
-    full_mask = torch.zeros(rows, columns, dtype=torch.bool, device=H.device)
-    if mask is not None:
-        full_mask |= mask.to(H.device)
-        nm = None
-
-    for i1 in range(0, columns, blocksize):
-        i2 = min(i1 + blocksize, columns)
+    W_start = W.clone()
+    U, percdamp_used = damped_inverse_cholesky(H, options.percdamp)
+    if target.mask is None:
+        mask = torch.zeros(rows, columns, dtype=torch.bool, device=H.device)
+    else:
+        mask = target.mask.to(H.device, copy=True)
+    select = target.mask is None and target.nm is None and target.sparsity > 0
+    err_sq = torch.zeros((), dtype=H.dtype, device=H.device)
+    for i1 in range(0, columns, options.blocksize):
+        i2 = min(i1 + options.blocksize, columns)
         W1 = W[:, i1:i2].clone()
-        Q1 = torch.zeros_like(W1)
-        Err1 = torch.zeros_like(W1)
         Hinv1 = U[i1:i2, i1:i2]
-        mask1 = full_mask[:, i1:i2]
-        if nm is None and sparsity > 0:
-            mask1 |= unstructured_mask(W1**2 / torch.diag(Hinv1) ** 2, sparsity)
-        _prune_block_columns(W1, Q1, Err1, Hinv1, mask1, nm, grid)
+        mask1 = mask[:, i1:i2]
+        if select:
+            mask1 |= lowest_mask(W1**2 / torch.diag(Hinv1) ** 2, target.sparsity)
+        Q1, Err1 = _prune_block_columns(W1, Hinv1, mask1, target.nm, grid)
         W[:, i1:i2] = Q1
         W[:, i2:] -= Err1 @ U[i1:i2, i2:]
-
-    full_mask |= dead.unsqueeze(0)
-    return W.to(dtype=out_dtype, device=out_device), full_mask.to(out_device), percdamp_used
+        err_sq += Err1.square().sum()
+    delta = W_start - W
+    damp = percdamp_used * torch.mean(torch.diag(H))
+    error = (err_sq - damp * delta.square().sum() - delta[:, dead].square().sum()) / 2
+    mask |= dead.unsqueeze(0)
+    return W.to(dtype=out_dtype, device=out_device), mask.to(out_device), float(error), percdamp_used

@@ -1,4 +1,4 @@
-"""A classifier net compressed one-shot after training: SparseGPT, Wanda, magnitude or M-FAC OBS."""
+"""A classifier net compressed one-shot after training by any registered pruner (SparseGPT, Wanda, magnitude, M-FAC OBS)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from multisource.compress.small_nets import METHODS, prune_classifier
+from multisource.compress.driver import plan_pruning
+from multisource.compress.small_nets import prune_classifier
 from multisource.learners.registry import LEARNERS
 from multisource.learners.torch_classifier import TorchClassifier
 from multisource.utils.validation import check_int, check_random_state
@@ -28,13 +29,18 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
     ----------
     estimator : estimator or None
         The dense learner; ``None`` means ``TorchClassifier()``.
-    method : {"sparsegpt", "wanda", "magnitude", "mfac_obs"}
+    method : str
+        Any name in ``multisource.compress.PRUNING_METHODS``: "sparsegpt", "wanda", "magnitude",
+        "mfac_obs" or one registered with ``layer_pruner`` / ``model_pruner``.
     sparsity : float
         Fraction of weights removed per layer, in [0, 1) (ignored when ``pattern`` is given).
     pattern : str or None
         An N:M pattern such as ``"2:4"`` (layer-wise methods only).
     bits : int or None
-        Also quantize the kept weights to this many bits, 2..16 (SparseGPT only).
+        Also quantize the kept weights to this many bits, 2..16 (layer-wise methods only).
+    options : dict or None
+        The method's options by name, e.g. ``{"percdamp": 0.001}`` for SparseGPT or ``{"ngrads": 16}``
+        for M-FAC OBS; a name the method does not have is an error.
     n_calibration : int or None
         Calibration samples drawn from the training set (None: all of them).
     random_state : int, Generator or None
@@ -54,6 +60,7 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
         sparsity: float = 0.5,
         pattern: str | None = None,
         bits: int | None = None,
+        options: dict[str, Any] | None = None,
         n_calibration: int | None = None,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
@@ -62,13 +69,13 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
         self.sparsity = sparsity
         self.pattern = pattern
         self.bits = bits
+        self.options = options
         self.n_calibration = n_calibration
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> CompressedClassifier:
         """Train the dense estimator on (X, y, sample_weight), then prune it with X as calibration."""
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}")
+        plan_pruning(self.method, self.sparsity, self.pattern, self.bits, self.options)  # bad settings fail before training
         X, y = validate_data(self, X, y, dtype=np.float64)
         dense = clone(self.estimator if self.estimator is not None else TorchClassifier())
         fit_args = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -83,14 +90,11 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
         calib_X = torch.tensor(X[rows], dtype=param.dtype, device=param.device)
         codes = np.searchsorted(dense.classes_, y[rows])
         calib_y = torch.as_tensor(codes, dtype=torch.int64, device=param.device)
-        options: dict[str, Any] = {}
-        if self.method != "mfac_obs":
-            options = {"pattern": self.pattern, "bits": self.bits, "device": param.device}
-        elif self.pattern is not None or self.bits is not None:
-            raise ValueError("pattern and bits apply to the layer-wise methods, not to method='mfac_obs'")
         dense.module_.eval()
-        self.report_ = prune_classifier(dense.module_, calib_X, calib_y, method=self.method, sparsity=self.sparsity,
-                                        **options)
+        self.report_ = prune_classifier(
+            dense.module_, calib_X, calib_y, method=self.method, sparsity=self.sparsity, pattern=self.pattern,
+            bits=self.bits, options=self.options, device=param.device,
+        )
         self.estimator_ = dense
         self.classes_ = dense.classes_
         return self
@@ -113,6 +117,7 @@ def compressed_mlp(
     sparsity: float = 0.5,
     pattern: str | None = None,
     bits: int | None = None,
+    options: dict[str, Any] | None = None,
     n_calibration: int | None = None,
     random_state: int | None = None,
     **mlp_params: Any,
@@ -120,5 +125,5 @@ def compressed_mlp(
     """``CompressedClassifier(TorchClassifier(**mlp_params), ...)``: the spec-friendly form (flat parameters)."""
     return CompressedClassifier(
         TorchClassifier(random_state=random_state, **mlp_params), method=method, sparsity=sparsity, pattern=pattern,
-        bits=bits, n_calibration=n_calibration, random_state=random_state,
+        bits=bits, options=options, n_calibration=n_calibration, random_state=random_state,
     )

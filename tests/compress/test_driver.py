@@ -14,9 +14,9 @@ transformers = pytest.importorskip("transformers")
 from multisource.compress.adapters import find_adapter, prunable_layers, weight_matrix  # noqa: E402
 from multisource.compress.driver import prune_model  # noqa: E402
 from multisource.compress.evaluation import sparsity_report  # noqa: E402
-from multisource.compress.methods import PruningMethod  # noqa: E402
+from multisource.compress.methods import LayerPruner  # noqa: E402
 from multisource.compress.models import load_pruned, save_pruned  # noqa: E402
-from multisource.compress.sparsegpt import sparsegpt_prune_layer  # noqa: E402
+from multisource.compress.sparsegpt import SparseGPTOptions, sparsegpt_pruner  # noqa: E402
 
 VOCAB = 96
 
@@ -52,14 +52,15 @@ EXPECTED_GROUPS = {
 
 
 class _RecordingSparseGPT:
-    """A pruning method that records the Hessian the driver hands to each layer."""
+    """A layer pruner that records the Hessian the driver hands to each layer, then runs SparseGPT."""
 
     def __init__(self):
         self.hessians: dict[tuple[int, int], torch.Tensor] = {}
+        self.record = LayerPruner("recording_sparsegpt", self, SparseGPTOptions)
 
-    def __call__(self, W, H, **kwargs):
+    def __call__(self, W, H, target, options):
         self.hessians[tuple(W.shape), len(self.hessians)] = H.clone()
-        return sparsegpt_prune_layer(W, H, **kwargs)
+        return sparsegpt_pruner(W, H, target, options)
 
 
 def _layer_input_hessians(model, ids, names):
@@ -105,7 +106,7 @@ def test_every_hessian_comes_from_the_already_pruned_model(family):
     model = _tiny(family).double()
     ids = _ids()
     recorder = _RecordingSparseGPT()
-    report = prune_model(model, ids, method=PruningMethod(recorder), sparsity=0.5, batch_size=3,
+    report = prune_model(model, ids, method=recorder.record, sparsity=0.5, batch_size=3,
                          hessian_dtype=torch.float64, progress=False)
     names = [r.name for r in report.layers]
     expected = _layer_input_hessians(model, ids, names)
@@ -119,7 +120,7 @@ def test_block_mode_takes_hessians_of_a_block_from_its_dense_version():
     dense = _tiny("llama").double()
     ids = _ids()
     recorder = _RecordingSparseGPT()
-    report = prune_model(model, ids, method=PruningMethod(recorder), sparsity=0.5, sequential="block",
+    report = prune_model(model, ids, method=recorder.record, sparsity=0.5, sequential="block",
                          hessian_dtype=torch.float64, progress=False)
     names = [r.name for r in report.layers]
     o_proj = names.index("model.layers.0.self_attn.o_proj")

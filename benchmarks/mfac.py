@@ -149,7 +149,7 @@ def pruning_accuracy(sparsities: list[float], seeds: int) -> None:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from multisource.compress.mfac_obs import magnitude_prune, mfac_obs_prune
+    from multisource.compress import mfac_obs_prune, prune_model
     from multisource.learners import TorchClassifier
 
     X, y = load_digits(return_X_y=True)
@@ -169,10 +169,10 @@ def pruning_accuracy(sparsities: list[float], seeds: int) -> None:
         batches = [(X_train_t[idx], y_train_t[idx]) for idx in order[: 64 * 16].split(16)]
         for sparsity in sparsities:
             magnitude, obs = copy.deepcopy(dense), copy.deepcopy(dense)
-            magnitude_prune(magnitude, sparsity)
-            mfac_obs_prune(obs, torch.nn.functional.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5)
+            prune_model(magnitude, None, method="magnitude", sparsity=sparsity, family="generic", progress=False)
+            mfac_obs_prune(obs, torch.nn.functional.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, scope="layer")
             rows[sparsity].append((accuracy(dense), accuracy(magnitude), accuracy(obs)))
-    print(f"\n## one-shot pruning, digits MLP 64-64-10, global sparsity, mean (std) over {seeds} seeds")
+    print(f"\n## one-shot pruning, digits MLP 64-64-10, the same sparsity in every layer, mean (std) over {seeds} seeds")
     print("M-FAC OBS: m=64 gradients of 16-sample batches, damp 1e-5, blocks of 128, 4 recomputations")
     print(f"{'sparsity':>9} {'dense':>7} {'magnitude':>15} {'M-FAC OBS':>15}")
     for sparsity, values in rows.items():

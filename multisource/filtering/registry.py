@@ -135,14 +135,18 @@ class RuleRegistry:
         *,
         kind: str = "filter",
         needs_bad: bool = False,
-        resolve: Resolve = no_resolve,
+        resolve: Resolve | None = None,
         overwrite: bool = False,
     ) -> Callable[[RuleFunction], RuleFunction]:
-        """Decorator that registers ``fn`` as a :class:`FilteringRule` and returns ``fn`` unchanged."""
+        """Decorator that registers ``fn`` as a :class:`FilteringRule` and returns ``fn`` unchanged.
+
+        ``name`` defaults to the function's name; ``resolve=None`` passes the parameters as given.
+        """
 
         def decorator(fn: RuleFunction) -> RuleFunction:
             key = name if name is not None else getattr(fn, "__name__", "")
-            record = FilteringRule(name=key, kind=kind, fn=fn, needs_bad=needs_bad, resolve=resolve)
+            hook = no_resolve if resolve is None else resolve
+            record = FilteringRule(name=key, kind=kind, fn=fn, needs_bad=needs_bad, resolve=hook)
             self._records.register(key, overwrite=overwrite)(record)
             return fn
 

@@ -1,0 +1,199 @@
+"""Rules ByzFL lacks, or where we deliberately differ, against oracles that share no code with ours.
+
+Hand-computed examples (Krum, FLTrust), scipy's optimiser (geometric median), brute force over
+subsets with scipy distances and dense d x d covariances (MDA, SMEA, CAF), and a literal transcription
+of Bulyan's Algorithm 1 with per-pair distances.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+from scipy.spatial.distance import cdist, pdist
+
+import multisource.aggregation as agg
+
+SQRT_HALF = np.sqrt(0.5)
+
+
+def test_krum_picks_the_input_closest_to_its_neighbours_on_five_hand_scored_points():
+    # n = 5, n_bad = 1: each score sums the n - n_bad - 2 = 2 smallest squared distances.
+    # 0: 1 + 4 = 5; 1: 1 + 1 = 2; 2: 1 + 1 = 2; 3: 1 + 4 = 5; 10: 49 + 64 = 113. Tie 1/2 -> lowest index.
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])
+    assert agg.krum(X, n_bad=1).tolist() == [1.0]
+    # Multi-Krum with m = 3 averages the three best scores: inputs 1, 2 and then 0 (ties by index).
+    assert agg.multi_krum(X, n_bad=1, m=3).tolist() == [1.0]
+    # Default m = n - n_bad = 4 adds input 3 (score 5, after 0): mean of 0, 1, 2, 3.
+    assert agg.multi_krum(X, n_bad=1).tolist() == [1.5]
+
+
+def test_fltrust_weights_inputs_by_their_relu_cosine_to_the_reference_after_rescaling():
+    # g0 = (1, 0). (2, 0): cos 1, rescaled to (1, 0). (0, 3): cos 0. (-1, 0): cos -1 -> 0.
+    # (1, 1): cos 1/sqrt 2, rescaled to (1, 1)/sqrt 2. Result: ((1, 0) + (1/2, 1/2)) / (1 + 1/sqrt 2).
+    X = np.array([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [1.0, 1.0]])
+    expected = np.array([1.5, 0.5]) / (1 + SQRT_HALF)
+    np.testing.assert_allclose(agg.fltrust(X, reference=np.array([1.0, 0.0])), expected, rtol=1e-14)
+
+
+def test_fltrust_gives_the_zero_update_when_no_input_points_along_the_reference():
+    X = np.array([[-1.0, 0.0], [0.0, 2.0]])
+    assert agg.fltrust(X, reference=np.array([1.0, 0.0])).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_geometric_median_minimises_the_sum_of_distances_as_scipy_does(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(9, 3)) * rng.uniform(0.5, 3.0, 3)
+    X[:2] += 30.0
+
+    def objective(y):
+        return float(np.linalg.norm(X - y, axis=1).sum())
+
+    reference = minimize(
+        objective,
+        np.median(X, axis=0),
+        method="Nelder-Mead",
+        options={"xatol": 1e-11, "fatol": 1e-13, "maxiter": 40000, "maxfev": 80000},
+    )
+    z = agg.geometric_median(X, tol=1e-12, max_iter=10000)
+    assert objective(z) <= reference.fun + 1e-9
+    np.testing.assert_allclose(z, reference.x, atol=1e-5)
+
+
+def test_geometric_median_reaches_an_input_that_is_the_median_despite_the_division_by_its_distance():
+    # The centre of a symmetric cross is an input and the geometric median: Weiszfeld's step
+    # divides by ||z - x_0|| -> 0 there, the smoothing nu keeps it finite.
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0], [0.1, 0.1]])
+    X[-1] = 0.0
+    z = agg.geometric_median(X, tol=1e-12, max_iter=5000)
+    assert np.all(np.isfinite(z)) and np.linalg.norm(z) < 1e-8
+
+
+def test_geometric_median_warns_when_the_tolerance_is_not_reached():
+    X = np.random.default_rng(0).normal(size=(7, 4))
+    with pytest.warns(RuntimeWarning, match="not reached"):
+        agg.geometric_median(X, tol=1e-15, max_iter=2)
+
+
+def _brute_force_mda(X, n_bad):
+    best, best_subset = np.inf, None
+    for subset in itertools.combinations(range(len(X)), len(X) - n_bad):
+        diameter = pdist(X[list(subset)]).max(initial=0.0)
+        if diameter < best:
+            best, best_subset = diameter, subset
+    return X[list(best_subset)].mean(axis=0)
+
+
+@pytest.mark.parametrize(("n", "n_bad"), [(3, 1), (5, 2), (7, 3), (8, 2), (9, 4), (10, 1)])
+@pytest.mark.parametrize("integers", [False, True])
+def test_mda_averages_the_subset_of_smallest_diameter_found_by_brute_force(n, n_bad, integers):
+    rng = np.random.default_rng(n * 10 + n_bad)
+    X = rng.normal(size=(n, 3))
+    X[:n_bad] += 5.0
+    if integers:  # many subsets tie on their diameter: the lexicographically first one wins
+        X = np.round(X)
+    np.testing.assert_allclose(agg.mda(X, n_bad=n_bad), _brute_force_mda(X, n_bad), rtol=0, atol=1e-12)
+
+
+def _covariance_top_eigenvalue(S, weights=None):
+    w = np.full(len(S), 1 / len(S)) if weights is None else weights / weights.sum()
+    mu = w @ S
+    cov = (S - mu).T @ ((S - mu) * w[:, None])
+    return np.linalg.eigh(cov)
+
+
+@pytest.mark.parametrize(("n", "n_bad"), [(5, 2), (7, 3), (8, 1), (9, 2)])
+def test_smea_averages_the_subset_whose_covariance_has_the_smallest_top_eigenvalue(n, n_bad):
+    rng = np.random.default_rng(n + 100 * n_bad)
+    X = rng.normal(size=(n, 4))
+    X[:n_bad] += rng.normal(scale=4.0, size=(n_bad, 4))
+    subsets = list(itertools.combinations(range(n), n - n_bad))
+    top = [_covariance_top_eigenvalue(X[list(s)])[0][-1] for s in subsets]
+    expected = X[list(subsets[int(np.argmin(top))])].mean(axis=0)
+    np.testing.assert_allclose(agg.smea(X, n_bad=n_bad), expected, rtol=0, atol=1e-12)
+
+
+def _dense_caf(X, n_bad, max_iter):
+    # Allouah, Guerraoui, Stephan (ICML 2025), CAF as written, with the d x d covariance and an exact eigh.
+    n = len(X)
+    c = np.ones(n)
+    best, best_mu = np.inf, X.mean(axis=0)
+    for _ in range(max_iter):
+        if c.sum() <= n - 2 * n_bad:
+            break
+        mu = c @ X / c.sum()
+        eigenvalues, eigenvectors = _covariance_top_eigenvalue(X, c)
+        if eigenvalues[-1] < best:
+            best, best_mu = eigenvalues[-1], mu
+        tau = ((X - mu) @ eigenvectors[:, -1]) ** 2
+        c = c * (1 - tau / tau.max())
+    return best_mu
+
+
+@pytest.mark.parametrize(
+    ("n", "n_bad", "seed", "max_iter"),
+    [(5, 1, 0, None), (7, 2, 1, None), (10, 3, 2, None), (12, 4, 3, None), (9, 3, 4, None), (20, 6, 5, 12)],
+)
+def test_caf_filters_as_its_dense_covariance_transcription(n, n_bad, seed, max_iter):
+    # When the top two eigenvalues stay close over hundreds of down-weighting steps (20 inputs, 6
+    # bad), rounding alone can steer two exact implementations apart: compare the first 12 steps.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    X[:n_bad] += rng.normal(scale=6.0, size=(n_bad, 5))
+    expected = _dense_caf(X, n_bad, max_iter or 100 * n)
+    np.testing.assert_allclose(agg.caf(X, n_bad=n_bad, max_iter=max_iter), expected, rtol=0, atol=1e-9)
+
+
+def test_caf_without_byzantine_inputs_is_the_mean():
+    X = np.random.default_rng(5).normal(size=(6, 3))
+    np.testing.assert_allclose(agg.caf(X, n_bad=0), X.mean(axis=0), rtol=0, atol=1e-14)
+
+
+def _literal_bulyan(X, n_bad):
+    # El Mhamdi, Guerraoui, Rouault (ICML 2018), Algorithm 1, with Krum on what is left and our
+    # documented neighbour count max(1, r - n_bad - 2) (at most r - 1), per-pair distances.
+    left, selected = list(range(len(X))), []
+    while len(selected) < len(X) - 2 * n_bad:
+        r = len(left)
+        k = min(max(r - n_bad - 2, 1), r - 1)
+        D = cdist(X[left], X[left], "sqeuclidean")
+        scores = [sorted(D[a][b] for b in range(r) if b != a)[:k] for a in range(r)]
+        selected.append(left.pop(int(np.argmin([sum(s) for s in scores]))))
+    S = X[sorted(selected)]
+    beta = len(S) - 2 * n_bad
+    med = np.median(S, axis=0)
+    out = np.empty(X.shape[1])
+    for j in range(X.shape[1]):
+        closest = sorted(S[:, j], key=lambda v, m=med[j]: (abs(v - m), v))[:beta]
+        out[j] = np.mean(closest)
+    return out
+
+
+@pytest.mark.parametrize(("n", "n_bad"), [(3, 0), (7, 1), (11, 2), (12, 2), (15, 3)])
+@pytest.mark.parametrize("seed", range(3))
+def test_bulyan_follows_algorithm_1_step_by_step(n, n_bad, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    X[:n_bad] += rng.normal(scale=10.0, size=(n_bad, 4))
+    np.testing.assert_allclose(agg.bulyan(X, n_bad=n_bad), _literal_bulyan(X, n_bad), rtol=0, atol=1e-12)
+
+
+def test_centered_clipping_with_an_unreachable_radius_moves_the_centre_to_the_mean_in_one_step():
+    X = np.random.default_rng(2).normal(size=(8, 3))
+    center = np.array([5.0, -5.0, 1.0])
+    np.testing.assert_allclose(agg.centered_clipping(X, tau=1e9, center=center), X.mean(axis=0), atol=1e-12)
+
+
+def test_centered_clipping_moves_at_most_tau_per_step():
+    X = np.full((4, 2), 100.0)
+    np.testing.assert_allclose(agg.centered_clipping(X, tau=1.0, n_iter=3), np.full(2, 3 * SQRT_HALF))
+
+
+def test_geometric_median_of_float32_tensors_matches_float64_to_float32_precision():
+    X = np.random.default_rng(1).normal(size=(15, 20))
+    z64 = agg.geometric_median(X)
+    z32 = agg.geometric_median(torch.tensor(X, dtype=torch.float32))
+    assert z32.dtype == torch.float32
+    np.testing.assert_allclose(z32.numpy(), z64, atol=1e-5)

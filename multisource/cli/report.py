@@ -1,31 +1,46 @@
-"""``multisource report STORE [--out DIR] [--experiment NAME]``: print the tables; with --out also write files."""
+"""``multisource report STORE [--out DIR] [--experiment NAME]``: print the tables; with --out also write files.
+
+The results tables come first, then the grid points that failed (if any). The store is opened
+without being created or changed (a version-1 store is migrated in place): a missing, empty or
+non-SQLite file is a one-line error with exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from multisource.cli.run import usage_error
 from multisource.report import error_figures, markdown_report, summarize, write_csv
-from multisource.runner.store import Store
+from multisource.report.tables import failure_table
+from multisource.runner.store import Store, StoreError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", type=Path, help="SQLite results file written by `multisource run`")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for report.md, summary.csv and one PNG per attack")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for report.md, summary.csv and one PNG per attack"
+    )
     parser.add_argument("--experiment", default=None, help="only this experiment of the store")
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.store.is_file():
-        raise SystemExit(f"multisource report: store {str(args.store)!r} does not exist")
-    with Store(args.store) as store:
+    try:
+        store = Store(args.store, create=False)
+    except StoreError as err:
+        usage_error("report", f"STORE: {err}")
+    with store:
         rows = store.rows(args.experiment)
-    if not rows:
-        raise SystemExit(f"multisource report: no rows in {args.store}"
-                         + (f" for experiment {args.experiment!r}" if args.experiment else ""))
+        failures = store.failures(args.experiment)
+    if not rows and not failures:
+        usage_error(
+            "report",
+            f"STORE {str(args.store)!r} has no rows"
+            + (f" for experiment {args.experiment!r}" if args.experiment else ""),
+        )
     cells = summarize(rows)
-    text = markdown_report(cells)
+    text = markdown_report(cells) if rows else ""
+    text += "\n".join(failure_table(failures))
     print(text)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

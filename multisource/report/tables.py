@@ -6,6 +6,7 @@ The alpha = 0 grid points (attack "none") are the n_bad = 0 column of every atta
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -147,3 +148,29 @@ def write_csv(cells: list[Cell], path: str | Path) -> Path:
         writer.writeheader()
         writer.writerows(asdict(c) for c in cells)
     return path
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line of a traceback (the exception), safe inside a markdown table cell."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else "").replace("|", "\\|")
+
+
+def failure_table(failures: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines listing failed grid points (``Store.failures``): where, which rules, attempts, the exception.
+
+    The full tracebacks stay in the store's ``failures`` table (``docs/cluster.md``).
+    """
+    if not failures:
+        return []
+    lines = ["## Failed grid points", "",
+             f"{len(failures)} grid point{'s' if len(failures) > 1 else ''} raised on every attempt "
+             "(full tracebacks in the store's failures table).", "",
+             "| experiment | attack | alpha | seed | rules | attempts | last attempt (UTC) | error |", "|---" * 8 + "|"]
+    for failure in failures:
+        point = json.loads(failure["point"])
+        rules = ", ".join(json.loads(failure["rules"]))
+        lines.append(f"| {failure['experiment']} | {point['attack']} | {point['alpha']} | {point['seed']} | {rules} "
+                     f"| {failure['attempts']} | {failure['last_time']} | {_last_line(failure['traceback'])} |")
+    return [*lines, ""]
+

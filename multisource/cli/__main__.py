@@ -1,0 +1,7 @@
+"""``python -m multisource.cli ...``: the same entry point as the ``multisource`` command."""
+
+import sys
+
+from multisource.cli import main
+
+sys.exit(main())

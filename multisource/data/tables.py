@@ -146,19 +146,28 @@ def _test_mask(frame: pd.DataFrame, test: str) -> np.ndarray:
     return (labels == "test").to_numpy()
 
 
+def _check_test(test: object, target: str, columns: Sequence[str]) -> None:
+    """A test frame has the target and feature columns; a fraction lies in (0, 1); a column was checked."""
+    if isinstance(test, pd.DataFrame):
+        absent = [c for c in (target, *columns) if c not in test.columns]
+        if absent:
+            raise ValueError(f"test frame lacks the column(s) {absent}")
+    elif isinstance(test, float):
+        check_real("test", test, low=0.0, high=1.0, low_open=True, high_open=True)
+    elif not isinstance(test, str):
+        raise TypeError(f"test must be a DataFrame, a fraction in (0, 1) or a column name, got {test!r}")
+
+
 def _split_test(
-    frame: pd.DataFrame, test: object, target: str, rng: np.random.Generator
+    frame: pd.DataFrame, test: pd.DataFrame | float | str, target: str, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) frames from a test frame, a test column, or a stratified fraction of the rows."""
     if isinstance(test, pd.DataFrame):
         return frame, test
-    if isinstance(test, str):
-        mask = _test_mask(frame, test)
-    elif isinstance(test, bool) or not isinstance(test, float):
-        raise TypeError(f"test must be a DataFrame, a fraction in (0, 1) or a column name, got {test!r}")
+    if isinstance(test, float):
+        mask = stratified_holdout(_codes(frame[target])[0], test, rng)
     else:
-        fraction = check_real("test", test, low=0.0, high=1.0, low_open=True, high_open=True)
-        mask = stratified_holdout(_codes(frame[target])[0], fraction, rng)
+        mask = _test_mask(frame, test)
     if mask.all() or not mask.any():
         raise ValueError(f"test = {test!r} leaves {'no training' if mask.all() else 'no test'} rows")
     return frame[~mask], frame[mask]
@@ -290,10 +299,7 @@ def dataset_from_frame(
     missing = _check_missing_policy(missing, MISSING_POLICIES)
     min_size = check_small_sources(min_size, small)
     rng = check_random_state(seed)
-    if isinstance(test, pd.DataFrame):
-        absent = [c for c in (target, *columns) if c not in test.columns]
-        if absent:
-            raise ValueError(f"test frame lacks the column(s) {absent}")
+    _check_test(test, target, columns)
     _refuse_missing_ids("source", frame[source])
     frame = _apply_missing(frame, target, columns, missing, "frame")
     train, test_frame = _split_test(frame, test, target, rng)

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -60,8 +62,9 @@ def test_dirichlet_concentration_controls_label_skew():
 
 def test_dirichlet_split_fills_every_source_when_classes_run_out():
     data = _identified(n=400, n_classes=4)
-    ds = make_multisource(data, n_sources=10, m=30, split="dirichlet", concentration=0.01, n_test=100,
-                          standardize=False, seed=3)
+    ds = make_multisource(
+        data, n_sources=10, m=30, split="dirichlet", concentration=0.01, n_test=100, standardize=False, seed=3
+    )
     assert ds.sizes.tolist() == [30] * 10 and len(np.unique(ds.X[:, 0])) == 300
 
 
@@ -71,7 +74,7 @@ def test_full_covariate_shift_gives_sources_disjoint_ranges_of_the_leading_direc
     data = LabeledData(X=X, y=np.arange(1000) % 2, n_classes=2)
     ds = make_multisource(data, n_sources=4, m=100, split="covariate_shift", strength=1.0, standardize=False, seed=0)
     ranges = sorted((ds.source_data(i)[0][:, 0].min(), ds.source_data(i)[0][:, 0].max()) for i in range(4))
-    assert all(hi < lo_next for (_, hi), (lo_next, _) in zip(ranges, ranges[1:]))
+    assert all(hi < lo_next for (_, hi), (lo_next, _) in pairwise(ranges))
     iid = make_multisource(data, n_sources=4, m=100, split="covariate_shift", strength=0.0, standardize=False, seed=0)
     source_means = [iid.source_data(i)[0][:, 0].mean() for i in range(4)]
     assert np.ptp(source_means) < 2.0  # four iid means of sd 5/sqrt(100) = 0.5

@@ -10,6 +10,12 @@ import argparse
 import math
 import os
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from multisource.compress.records import LayerRecord
 
 from multisource.compress.masks import parse_nm
 
@@ -19,15 +25,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from multisource.compress.models import MODELS
     from multisource.data.text import TEXT_CORPORA
 
-    parser.add_argument("--model", default="smollm2-135m", help=f"{list(MODELS)} or a folder written by save_pruned / save_pretrained")
+    parser.add_argument(
+        "--model", default="smollm2-135m", help=f"{list(MODELS)} or a folder written by save_pruned / save_pretrained"
+    )
     # Calibration text has no labels: every registered pruner that needs none is a choice.
     methods = [name for name in PRUNING_METHODS.names() if not PRUNING_METHODS.get(name).needs_labels]
     parser.add_argument("--method", default="sparsegpt", choices=methods)
     parser.add_argument("--sparsity", type=float, default=0.5, help="fraction removed per layer, in [0, 1)")
     parser.add_argument("--pattern", default=None, type=_pattern, help="N:M pattern, e.g. 2:4 (overrides --sparsity)")
     parser.add_argument("--bits", type=int, default=None, help="also quantize kept weights to this many bits (2..16)")
-    parser.add_argument("--calib-tokens", type=int, default=16 * 512, help="calibration tokens (rounded up to whole windows)")
-    parser.add_argument("--calib-corpora", default=",".join(TEXT_CORPORA), help=f"comma-separated subset of {list(TEXT_CORPORA)}")
+    parser.add_argument(
+        "--calib-tokens", type=int, default=16 * 512, help="calibration tokens (rounded up to whole windows)"
+    )
+    parser.add_argument(
+        "--calib-corpora", default=",".join(TEXT_CORPORA), help=f"comma-separated subset of {list(TEXT_CORPORA)}"
+    )
     parser.add_argument("--seqlen", type=int, default=512, help="calibration and evaluation window length")
     parser.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens per corpus for perplexity")
     parser.add_argument("--blocksize", type=int, default=None, help="SparseGPT: columns per block (default 128)")
@@ -66,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         dense = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
         counter = iter(range(1, 10**9))
 
-        def progress(record) -> None:
+        def progress(record: LayerRecord) -> None:
             print(
                 f"[{next(counter):4d}] {record.name:45s} {record.shape[0]}x{record.shape[1]:<5d} "
                 f"sparsity {record.sparsity:.3f}  error {record.error:.4g}  {record.seconds:.2f}s",
@@ -74,20 +86,33 @@ def main(args: argparse.Namespace) -> int:
             )
 
         report = prune_model(
-            model, calib, method=args.method, sparsity=args.sparsity, pattern=args.pattern, bits=args.bits,
-            options=options, calibration_name=describe_calibration(corpora),
-            device=args.device, progress=False, callback=progress,
+            model,
+            calib,
+            method=args.method,
+            sparsity=args.sparsity,
+            pattern=args.pattern,
+            bits=args.bits,
+            options=options,
+            calibration_name=describe_calibration(corpora),
+            device=args.device,
+            progress=False,
+            callback=progress,
         )
         pruned = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
     except (ValueError, TypeError, ImportError, FileNotFoundError) as error:
         print(f"multisource prune: error: {error}", file=sys.stderr)
         return 2
     target = args.pattern or f"{args.sparsity:g}"
-    print(f"\n{args.method} {target}{f' + {args.bits}-bit' if args.bits else ''}, calibration: "
-          f"{report.calibration} ({len(calib)} x {args.seqlen} tokens), sparsity {report.sparsity:.3f}")
+    print(
+        f"\n{args.method} {target}{f' + {args.bits}-bit' if args.bits else ''}, calibration: "
+        f"{report.calibration} ({len(calib)} x {args.seqlen} tokens), sparsity {report.sparsity:.3f}"
+    )
     for name, reason in report.skipped.items():
         print(f"not pruned: {name} ({reason})")
-    print(f"time {report.total_seconds:.1f}s (forward passes {report.forward_seconds:.1f}s, solves {report.solve_seconds:.1f}s)")
+    print(
+        f"time {report.total_seconds:.1f}s (forward passes {report.forward_seconds:.1f}s, "
+        f"solves {report.solve_seconds:.1f}s)"
+    )
     print("| held-out corpus | dense ppl | pruned ppl |\n|---|---|---|")
     for c in TEXT_CORPORA:
         print(f"| {c} | {dense[c]:.3f} | {pruned[c]:.3f} |")
@@ -96,12 +121,12 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_folder(path: str, device: str):
+def _load_folder(path: str, device: str) -> tuple[nn.Module, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from multisource.utils.device import resolve_device
 
     if not os.path.isdir(path):
         raise ValueError(f"--model must be one of the named models or an existing folder, got {path!r}")
-    model = AutoModelForCausalLM.from_pretrained(path).to(resolve_device(device)).eval()
-    return model, AutoTokenizer.from_pretrained(path)
+    model: nn.Module = AutoModelForCausalLM.from_pretrained(path)
+    return model.to(resolve_device(device)).eval(), AutoTokenizer.from_pretrained(path)

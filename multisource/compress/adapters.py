@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,20 +27,20 @@ def is_prunable(module: nn.Module) -> bool:
 
 def weight_matrix(module: nn.Module) -> torch.Tensor:
     """The layer's weight as outputs x inputs (a transposed view for ``Conv1D``)."""
-    return module.weight if isinstance(module, nn.Linear) else module.weight.T
+    weight = module.get_parameter("weight")
+    return weight if isinstance(module, nn.Linear) else weight.T
 
 
 def set_weight_matrix(module: nn.Module, W: torch.Tensor) -> None:
     """Write an outputs x inputs matrix back into the layer's own layout, in place."""
     with torch.no_grad():
-        weight_matrix(module).copy_(W.to(dtype=module.weight.dtype, device=module.weight.device))
+        weight = module.get_parameter("weight")
+        weight_matrix(module).copy_(W.to(dtype=weight.dtype, device=weight.device))
 
 
 def prunable_layers(module: nn.Module, prefix: str = "") -> dict[str, nn.Module]:
     """Full name -> prunable layer, in registration order."""
-    return {
-        (prefix + name).rstrip(".") or "layer": m for name, m in module.named_modules() if is_prunable(m)
-    }
+    return {(prefix + name).rstrip(".") or "layer": m for name, m in module.named_modules() if is_prunable(m)}
 
 
 def unsupported_layers(module: nn.Module, prefix: str = "") -> dict[str, nn.Module]:
@@ -53,7 +54,7 @@ def unsupported_layers(module: nn.Module, prefix: str = "") -> dict[str, nn.Modu
 
 
 def _path(model: nn.Module, path: str) -> nn.Module | None:
-    obj = model
+    obj: Any = model
     for part in path.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
@@ -97,7 +98,7 @@ def find_adapter(model: nn.Module, family: str | None = None) -> ModelAdapter:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    valid = sorted(BLOCK_PATHS) + ["generic"]
+    valid = [*sorted(BLOCK_PATHS), "generic"]
     if family is not None and family not in valid:
         raise ValueError(f"family must be one of {valid} or None, got {family!r}")
     candidates = [family] if family in BLOCK_PATHS else ([] if family == "generic" else list(BLOCK_PATHS))

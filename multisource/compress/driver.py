@@ -20,6 +20,7 @@ no calibration input reaches) is listed in ``PruneReport.skipped`` with the reas
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,20 +42,20 @@ from multisource.compress.adapters import (
 from multisource.compress.hessian import HessianAccumulator
 from multisource.compress.layer import Pattern, PruneTarget, check_target
 from multisource.compress.masks import check_sparsity
-from multisource.compress.methods import OptionsLike, Pruner, get_pruner
+from multisource.compress.methods import LayerPruner, ModelPruner, OptionsLike, Pruner, get_pruner
 from multisource.compress.records import LayerRecord, PruneReport
 from multisource.utils.device import resolve_device
 from multisource.utils.validation import check_int
 
 SparsitySpec = float | Mapping[str, float] | Callable[[str], float]
-TargetOf = Callable[[str], "PruneTarget | None"]
+TargetOf = Callable[[str], PruneTarget | None]
 Extra = tuple[tuple, dict]
 SEQUENTIAL = ("layer", "block")
 
 __all__ = ["LayerRecord", "PruneReport", "PruningPlan", "plan_pruning", "prune_model"]
 
 
-class _StopForward(Exception):
+class _StopForward(Exception):  # noqa: N818 (a control-flow signal like StopIteration, not an error)
     """Raised by a hook to end a forward pass once the needed inputs are captured."""
 
 
@@ -113,8 +114,9 @@ def _called_targets(sparsity: Callable[[str], float], bits: int | None) -> Targe
 
 @dataclasses.dataclass
 class _LayerRun:
-    """What every layer of one ``prune_model`` call shares: the plan, the report being filled, the callback."""
+    """What every layer of one ``prune_model`` call shares: pruner and plan, the report being filled, the callback."""
 
+    pruner: LayerPruner
     plan: PruningPlan
     report: PruneReport
     callback: Callable[[LayerRecord], None] | None
@@ -126,7 +128,7 @@ class _LayerRun:
             return
         W = weight_matrix(layer).detach()
         try:
-            result = self.plan.pruner.prune(W, H, target, self.plan.options)  # type: ignore[call-arg]
+            result = self.pruner.prune(W, H, target, self.plan.options)
         except ValueError as error:
             raise ValueError(f"layer {name!r}: {error}") from error
         set_weight_matrix(layer, result.weight)
@@ -160,10 +162,14 @@ def _run_block(block: nn.Module, inp: torch.Tensor, extra: Extra) -> torch.Tenso
     return out[0] if isinstance(out, tuple) else out
 
 
-def _batches(calibration: torch.Tensor | Sequence[torch.Tensor], batch_size: int, device: torch.device) -> list[torch.Tensor]:
+def _batches(
+    calibration: torch.Tensor | Sequence[torch.Tensor], batch_size: int, device: torch.device
+) -> list[torch.Tensor]:
     if isinstance(calibration, torch.Tensor):
         if calibration.ndim < 2 or len(calibration) == 0:
-            raise ValueError(f"calibration must have shape (samples, ...) with at least one sample, got {tuple(calibration.shape)}")
+            raise ValueError(
+                f"calibration must have shape (samples, ...) with at least one sample, got {tuple(calibration.shape)}"
+            )
         return [b.to(device) for b in torch.split(calibration, batch_size)]
     batches = [b.to(device) for b in calibration]
     if not batches:
@@ -171,7 +177,9 @@ def _batches(calibration: torch.Tensor | Sequence[torch.Tensor], batch_size: int
     return batches
 
 
-def _capture_first_block_inputs(model: nn.Module, adapter: ModelAdapter, batches: list[torch.Tensor]) -> tuple[list, list]:
+def _capture_first_block_inputs(
+    model: nn.Module, adapter: ModelAdapter, batches: list[torch.Tensor]
+) -> tuple[list, list]:
     """Step 1: the hidden states and keywords block 0 receives, one entry per calibration batch."""
     if not adapter.is_causal_lm:
         return list(batches), [((), {})] * len(batches)
@@ -187,10 +195,8 @@ def _capture_first_block_inputs(model: nn.Module, adapter: ModelAdapter, batches
         for ids in batches:
             if ids.dtype not in (torch.int32, torch.int64):
                 raise TypeError(f"calibration for a causal LM must be token ids (int64), got {ids.dtype}")
-            try:
+            with contextlib.suppress(_StopForward):
                 model(input_ids=ids, use_cache=False)
-            except _StopForward:
-                pass
     finally:
         handle.remove()
     return inps, extras
@@ -220,18 +226,18 @@ def _collect_hessians(
 
         handles.append(first.register_forward_pre_hook(hook))
     try:
-        for inp, extra in zip(inps, extras):
-            try:
+        for inp, extra in zip(inps, extras, strict=True):
+            with contextlib.suppress(_StopForward):
                 _run_block(block, inp, extra)
-            except _StopForward:
-                pass
     finally:
         for handle in handles:
             handle.remove()
     return accumulators
 
 
-def _prune_group(prefix: str, group: list[str], layers: dict[str, nn.Module], acc: HessianAccumulator, run: _LayerRun) -> None:
+def _prune_group(
+    prefix: str, group: list[str], layers: dict[str, nn.Module], acc: HessianAccumulator, run: _LayerRun
+) -> None:
     """Step 3: prune every layer of a group that reads one input with that input's H."""
     if acc.nsamples == 0:
         for relative in group:
@@ -254,23 +260,38 @@ def _record_unprunable(block: nn.Module, prefix: str, groups: list[list[str]] | 
 
 
 def _prune_block(
-    block: nn.Module, prefix: str, groups: list[list[str]], inps: list, extras: list, run: _LayerRun, *,
-    sequential: str, dtype: torch.dtype,
+    block: nn.Module,
+    prefix: str,
+    groups: list[list[str]],
+    inps: list,
+    extras: list,
+    run: _LayerRun,
+    *,
+    sequential: str,
+    dtype: torch.dtype,
 ) -> None:
     """Steps 2-3 for one block: a forward pass per group (or one for all), then the group's layers."""
     layers = prunable_layers(block)
     _record_unprunable(block, prefix, groups, run)
     for stage in [[group] for group in groups] if sequential == "layer" else [groups]:
         start = time.perf_counter()
-        accumulators = _collect_hessians(block, layers, stage, inps, extras, stop_early=sequential == "layer", dtype=dtype)
+        accumulators = _collect_hessians(
+            block, layers, stage, inps, extras, stop_early=sequential == "layer", dtype=dtype
+        )
         run.report.forward_seconds += time.perf_counter() - start
         for group in stage:
             _prune_group(prefix, group, layers, accumulators[group[0]], run)
 
 
 def _prune_sequentially(
-    model: nn.Module, adapter: ModelAdapter, batches: list[torch.Tensor], run: _LayerRun, *,
-    sequential: str, dtype: torch.dtype, progress: bool,
+    model: nn.Module,
+    adapter: ModelAdapter,
+    batches: list[torch.Tensor],
+    run: _LayerRun,
+    *,
+    sequential: str,
+    dtype: torch.dtype,
+    progress: bool,
 ) -> None:
     """Steps 1-4: capture block 0's inputs, then prune each block and feed its outputs to the next."""
     start = time.perf_counter()
@@ -278,28 +299,30 @@ def _prune_sequentially(
     # All blocks of a model share one structure: trace block 0 once, reuse relative names.
     groups = trace_layer_groups(adapter.blocks[0], lambda: _run_block(adapter.blocks[0], inps[0], extras[0]))
     run.report.forward_seconds += time.perf_counter() - start
-    blocks = list(zip(adapter.blocks, adapter.prefixes))
+    blocks = list(zip(adapter.blocks, adapter.prefixes, strict=True))
     for index, (block, prefix) in enumerate(tqdm(blocks, desc=f"{run.report.method} blocks", disable=not progress)):
         _prune_block(block, prefix, groups, inps, extras, run, sequential=sequential, dtype=dtype)
         if index + 1 < len(blocks):  # step 4: the pruned block's outputs are the next block's inputs
             start = time.perf_counter()
-            inps = [_run_block(block, inp, extra) for inp, extra in zip(inps, extras)]
+            inps = [_run_block(block, inp, extra) for inp, extra in zip(inps, extras, strict=True)]
             run.report.forward_seconds += time.perf_counter() - start
 
 
 def _prune_without_calibration(adapter: ModelAdapter, run: _LayerRun) -> None:
     """A pruner that reads no Hessian: every layer of every block, no forward pass."""
-    for block, prefix in zip(adapter.blocks, adapter.prefixes):
+    for block, prefix in zip(adapter.blocks, adapter.prefixes, strict=True):
         _record_unprunable(block, prefix, None, run)
         for name, layer in prunable_layers(block, prefix).items():
             run.prune(name, layer, None)
 
 
-def _prune_whole_model(plan: PruningPlan, model: nn.Module, calibration: Any, report: PruneReport) -> PruneReport:
+def _prune_whole_model(
+    pruner: ModelPruner, plan: PruningPlan, model: nn.Module, calibration: Any, report: PruneReport
+) -> PruneReport:
     """A model pruner takes the model and its calibration data at once and returns its own report."""
     if plan.target is None:
-        raise ValueError(f"method {plan.pruner.name!r} prunes the whole model at once: give one sparsity, not one per layer")
-    pruned = plan.pruner.prune(model, calibration, plan.target, plan.options)  # type: ignore[arg-type]
+        raise ValueError(f"method {pruner.name!r} prunes the whole model at once: give one sparsity, not one per layer")
+    pruned = pruner.prune(model, calibration, plan.target, plan.options)
     return dataclasses.replace(pruned, method=report.method, family=report.family, calibration=report.calibration)
 
 
@@ -373,16 +396,18 @@ def prune_model(
     was_training = model.training
     model.to(device).eval()
     try:
-        if plan.pruner.kind == "model":
-            report = _prune_whole_model(plan, model, calibration, report)
+        if isinstance(plan.pruner, ModelPruner):
+            report = _prune_whole_model(plan.pruner, plan, model, calibration, report)
         else:
-            run = _LayerRun(plan, report, callback)
+            run = _LayerRun(plan.pruner, plan, report, callback)
             with torch.inference_mode():
                 if not plan.pruner.needs_hessian:
                     _prune_without_calibration(adapter, run)
                 else:
                     batches = _batches(calibration, batch_size, device)  # type: ignore[arg-type]
-                    _prune_sequentially(model, adapter, batches, run, sequential=sequential, dtype=hessian_dtype, progress=progress)
+                    _prune_sequentially(
+                        model, adapter, batches, run, sequential=sequential, dtype=hessian_dtype, progress=progress
+                    )
     finally:
         model.train(was_training)
     if plan.pruner.kind == "model" and callback is not None:

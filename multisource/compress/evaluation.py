@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.nn.functional import cross_entropy
 
 from multisource.compress.adapters import find_adapter, prunable_layers, weight_matrix
 from multisource.compress.masks import is_nm_sparse, parse_nm
@@ -49,7 +49,7 @@ def perplexity(
                 batch_starts = starts[b : b + batch_size]
                 ids = torch.stack([tokens[s : s + seqlen] for s in batch_starts]).to(device)
                 logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
-                nll = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+                nll = cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
                 for row, s in enumerate(batch_starts):
                     first = 0 if s == 0 else max(seqlen - stride - 1, 0)
                     total_nll += float(nll[row, first:].sum())
@@ -77,13 +77,13 @@ def sparsity_report(model: nn.Module, *, pattern: str | None = None, family: str
     nm = parse_nm(pattern) if pattern is not None else None
     adapter = find_adapter(model, family)
     rows = []
-    for block, prefix in zip(adapter.blocks, adapter.prefixes):
+    for block, prefix in zip(adapter.blocks, adapter.prefixes, strict=True):
         for name, layer in prunable_layers(block, prefix).items():
             W = weight_matrix(layer).detach()
             rows.append(
                 LayerSparsity(
                     name=name,
-                    shape=tuple(W.shape),
+                    shape=(W.shape[0], W.shape[1]),
                     sparsity=float((W == 0).float().mean()),
                     nm_ok=None if nm is None else is_nm_sparse(W, *nm),
                 )

@@ -26,7 +26,9 @@ class HessianAccumulator:
         Where H lives; defaults to the device of the first batch.
     """
 
-    def __init__(self, columns: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self, columns: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    ) -> None:
         self.columns = check_int("columns", columns, minimum=1)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

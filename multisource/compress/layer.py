@@ -76,9 +76,13 @@ def _optional_bits(bits: int | None) -> int | None:
 def _check_mask(mask: torch.Tensor, sparsity: float, pattern: Pattern) -> float:
     """A fixed mask excludes the other two ways of saying what to remove; returns its sparsity."""
     if pattern is not None:
-        raise ValueError(f"mask and pattern={pattern!r} cannot be combined: a fixed mask already decides what is removed")
+        raise ValueError(
+            f"mask and pattern={pattern!r} cannot be combined: a fixed mask already decides what is removed"
+        )
     if sparsity != 0.0:
-        raise ValueError(f"mask and sparsity={sparsity} cannot be combined: a fixed mask already decides what is removed")
+        raise ValueError(
+            f"mask and sparsity={sparsity} cannot be combined: a fixed mask already decides what is removed"
+        )
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim != 2:
         raise TypeError(f"mask must be a 2-D boolean tensor (True = remove), got {getattr(mask, 'dtype', type(mask))}")
     return float(mask.float().mean())
@@ -131,7 +135,9 @@ def check_layer_inputs(W: torch.Tensor, H: torch.Tensor | None, target: PruneTar
         raise ValueError("W contains NaN or infinite values")
     if H is not None:
         if H.ndim != 2 or H.shape != (W.shape[1], W.shape[1]):
-            raise ValueError(f"H must have shape {(W.shape[1], W.shape[1])} for W of shape {tuple(W.shape)}, got {tuple(H.shape)}")
+            raise ValueError(
+                f"H must have shape {(W.shape[1], W.shape[1])} for W of shape {tuple(W.shape)}, got {tuple(H.shape)}"
+            )
         if not bool(torch.isfinite(H).all()):
             raise ValueError("H contains NaN or infinite values (check the calibration inputs)")
     if target.mask is not None and target.mask.shape != W.shape:

@@ -50,12 +50,12 @@ def lowest_mask(scores: torch.Tensor, sparsity: float, *, per_row: bool = False)
     """``unstructured_mask`` for arguments already validated (the pruners' inner loops call this)."""
     mask = torch.zeros_like(scores, dtype=torch.bool)
     if per_row:
-        k = int(round(sparsity * scores.shape[1]))
+        k = round(sparsity * scores.shape[1])
         if k:
             idx = torch.topk(scores, k, dim=1, largest=False, sorted=False).indices
             mask.scatter_(1, idx, True)
     else:
-        k = int(round(sparsity * scores.numel()))
+        k = round(sparsity * scores.numel())
         if k:
             idx = torch.topk(scores.flatten(), k, largest=False, sorted=False).indices
             mask.view(-1)[idx] = True

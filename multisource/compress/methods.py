@@ -32,10 +32,11 @@ from multisource.compress.layer import LayerResult, PruneTarget
 from multisource.compress.records import PruneReport
 from multisource.utils.registry import Registry
 
-LayerPruneFn = Callable[[torch.Tensor, "torch.Tensor | None", PruneTarget, Any], LayerResult]
+LayerPruneFn = Callable[[torch.Tensor, torch.Tensor | None, PruneTarget, Any], LayerResult]
 ModelPruneFn = Callable[[nn.Module, Any, PruneTarget, Any], PruneReport]
 OptionsLike = Mapping[str, object] | object | None
-F = TypeVar("F", bound=Callable[..., object])
+LF = TypeVar("LF", bound=LayerPruneFn)
+MF = TypeVar("MF", bound=ModelPruneFn)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,8 @@ def make_options(options_type: type, given: OptionsLike, method: str) -> Any:
         return given
     if not isinstance(given, Mapping):
         raise TypeError(
-            f"options of pruning method {method!r} must be a dict or a {options_type.__name__}, got {type(given).__name__}"
+            f"options of pruning method {method!r} must be a dict or a {options_type.__name__}, "
+            f"got {type(given).__name__}"
         )
     valid = [f.name for f in dataclasses.fields(options_type)]
     unknown = [name for name in given if name not in valid]
@@ -123,10 +125,10 @@ def layer_pruner(
     needs_hessian: bool = True,
     check: Callable[[PruneTarget, Any], None] | None = None,
     overwrite: bool = False,
-) -> Callable[[F], F]:
+) -> Callable[[LF], LF]:
     """Decorator: register ``fn(W, H, target, options) -> LayerResult`` as the layer pruner ``name``."""
 
-    def decorator(fn: F) -> F:
+    def decorator(fn: LF) -> LF:
         record = LayerPruner(name, fn, options, needs_hessian, check)
         PRUNING_METHODS.register(name, overwrite=overwrite)(record)
         return fn
@@ -141,10 +143,10 @@ def model_pruner(
     needs_labels: bool = True,
     check: Callable[[PruneTarget, Any], None] | None = None,
     overwrite: bool = False,
-) -> Callable[[F], F]:
+) -> Callable[[MF], MF]:
     """Decorator: register ``fn(model, calibration, target, options) -> PruneReport`` as the model pruner ``name``."""
 
-    def decorator(fn: F) -> F:
+    def decorator(fn: MF) -> MF:
         record = ModelPruner(name, fn, options, needs_labels, check)
         PRUNING_METHODS.register(name, overwrite=overwrite)(record)
         return fn

@@ -30,7 +30,7 @@ from itertools import islice
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+from torch.nn.functional import cross_entropy
 from tqdm.auto import tqdm
 
 from multisource.compress.adapters import prunable_layers, weight_matrix
@@ -76,7 +76,7 @@ class MFACOBSOptions:
     nrecomps: int = 4
     scope: str = "layer"
     seed: int = 0
-    loss: LossFn = F.cross_entropy
+    loss: LossFn = cross_entropy
     dtype: torch.dtype = torch.float64
 
     def __post_init__(self) -> None:
@@ -219,25 +219,36 @@ def _obs_prune(
     try:
         steps = recompute_schedule(0.0, sparsity, options.nrecomps)
         for step_sparsity in tqdm(steps, desc="M-FAC OBS", disable=not progress):
-            grads = collect_gradients(model, loss_fn, batches, params, options.ngrads, (~removed).to(dtype), dtype=dtype)
+            grads = collect_gradients(
+                model, loss_fn, batches, params, options.ngrads, (~removed).to(dtype), dtype=dtype
+            )
             finv = StaticInverseFisher(grads, options.damp, blocksize=options.blocksize, dtype=dtype)
             with torch.no_grad():
                 weights = torch.cat([p.detach().reshape(-1) for p in params.values()]).to(dtype)
                 scores = obs_scores(weights, finv.diag()).masked_fill(removed, -torch.inf)
                 new_removed = _select(scores, sizes, step_sparsity, options.scope)
                 updated = obs_update(weights, finv, new_removed & ~removed).masked_fill(new_removed, 0.0)
-                for p, part in zip(params.values(), updated.split(sizes)):
+                for p, part in zip(params.values(), updated.split(sizes), strict=True):
                     p.copy_(part.view_as(p))
             removed = new_removed
     finally:
         model.train(was_training)
-    return {name: part.view_as(p) for (name, p), part in zip(params.items(), removed.split(sizes))}
+    return {name: part.view_as(p) for (name, p), part in zip(params.items(), removed.split(sizes), strict=True)}
 
 
-def _labelled_batches(calibration: Any, options: MFACOBSOptions, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _labelled_batches(
+    calibration: Any, options: MFACOBSOptions, device: torch.device
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Split labelled calibration ``(X, y)`` at random (``options.seed``) into ``ngrads`` mini-batches."""
-    if not (isinstance(calibration, tuple) and len(calibration) == 2 and all(isinstance(t, torch.Tensor) for t in calibration)):
-        raise TypeError(f"mfac_obs needs labelled calibration data: a tuple (inputs, targets) of tensors, got {type(calibration).__name__}")
+    if not (
+        isinstance(calibration, tuple)
+        and len(calibration) == 2
+        and all(isinstance(t, torch.Tensor) for t in calibration)
+    ):
+        raise TypeError(
+            "mfac_obs needs labelled calibration data: a tuple (inputs, targets) of tensors, "
+            f"got {type(calibration).__name__}"
+        )
     X, y = calibration
     if len(X) != len(y):
         raise ValueError(f"calibration inputs and targets differ in length: {len(X)} vs {len(y)}")
@@ -256,7 +267,9 @@ def check_sparsity_target(target: PruneTarget, options: MFACOBSOptions) -> None:
 
 
 @model_pruner("mfac_obs", options=MFACOBSOptions, check=check_sparsity_target)
-def mfac_obs_pruner(model: torch.nn.Module, calibration: Any, target: PruneTarget, options: MFACOBSOptions) -> PruneReport:
+def mfac_obs_pruner(
+    model: torch.nn.Module, calibration: Any, target: PruneTarget, options: MFACOBSOptions
+) -> PruneReport:
     """The registered M-FAC OBS model pruner: every prunable layer of ``model`` to ``target.sparsity``.
 
     ``calibration`` is ``(X, y)``: inputs and the targets of ``options.loss``, split into
@@ -266,17 +279,25 @@ def mfac_obs_pruner(model: torch.nn.Module, calibration: Any, target: PruneTarge
     layers = prunable_layers(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no nn.Linear (or Conv1D) layers to prune")
-    params = {name: layer.weight for name, layer in layers.items()}
+    params = {name: layer.get_parameter("weight") for name, layer in layers.items()}
     batches = _labelled_batches(calibration, options, next(iter(params.values())).device)
     start = time.perf_counter()
     masks = _obs_prune(model, options.loss, batches, target.sparsity, params, options)
     seconds = time.perf_counter() - start
-    report = PruneReport(method="mfac_obs", family="generic", calibration="", solve_seconds=seconds, total_seconds=seconds)
+    report = PruneReport(
+        method="mfac_obs", family="generic", calibration="", solve_seconds=seconds, total_seconds=seconds
+    )
     for name, mask in masks.items():
         shape = tuple(weight_matrix(layers[name]).shape)
         report.layers.append(
-            LayerRecord(name=name, shape=(shape[0], shape[1]), target_sparsity=target.sparsity,
-                        sparsity=float(mask.float().mean()), error=float("nan"), damping_used=0.0,
-                        seconds=seconds / len(masks))
+            LayerRecord(
+                name=name,
+                shape=(shape[0], shape[1]),
+                target_sparsity=target.sparsity,
+                sparsity=float(mask.float().mean()),
+                error=float("nan"),
+                damping_used=0.0,
+                seconds=seconds / len(masks),
+            )
         )
     return report

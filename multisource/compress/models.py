@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,7 +33,7 @@ def smollm2_dir() -> Path:
     return path
 
 
-def load_smollm2(dtype: torch.dtype = torch.float32, device: str | torch.device = "auto"):
+def load_smollm2(dtype: torch.dtype = torch.float32, device: str | torch.device = "auto") -> tuple[nn.Module, Any]:
     """SmolLM2-135M-Instruct and its tokenizer, offline, dequantized to ``dtype``; in eval mode.
 
     Returns
@@ -45,11 +46,13 @@ def load_smollm2(dtype: torch.dtype = torch.float32, device: str | torch.device 
 
     path = str(smollm2_dir())
     tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=SMOLLM2_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(path, gguf_file=SMOLLM2_GGUF, dtype=dtype)
+    model: nn.Module = AutoModelForCausalLM.from_pretrained(path, gguf_file=SMOLLM2_GGUF, dtype=dtype)
     return model.to(resolve_device(device)).eval(), tokenizer
 
 
-def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "auto"):
+def load_model(
+    name: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "auto"
+) -> tuple[nn.Module, Any]:
     """A named offline model and its tokenizer; names: ``MODELS``."""
     if name != "smollm2-135m":
         raise ValueError(f"unknown model {name!r}; valid models: {list(MODELS)}")
@@ -64,9 +67,10 @@ def is_gguf_loaded(model: nn.Module) -> bool:
 
 def _plain_copy(model: nn.Module) -> nn.Module:
     """The same weights in a fresh model of the same class whose config has no quantization."""
-    config_dict = model.config.to_dict()
+    hf_config: Any = model.config
+    config_dict = hf_config.to_dict()
     config_dict.pop("quantization_config", None)
-    config = type(model.config).from_dict(config_dict)
+    config = type(hf_config).from_dict(config_dict)
     plain = type(model)(config).to(dtype=next(model.parameters()).dtype)
     # strict=False: a tied lm_head may be absent from the state dict; unexpected keys are an error.
     _, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
@@ -75,7 +79,7 @@ def _plain_copy(model: nn.Module) -> nn.Module:
     return plain
 
 
-def save_pruned(model: nn.Module, out_dir: str | os.PathLike, tokenizer=None) -> Path:
+def save_pruned(model: nn.Module, out_dir: str | os.PathLike, tokenizer: Any = None) -> Path:
     """Save a pruned model with safetensors; reload it with ``load_pruned``.
 
     Hugging Face models go through ``save_pretrained`` (a GGUF-loaded one through a plain copy);
@@ -84,7 +88,7 @@ def save_pruned(model: nn.Module, out_dir: str | os.PathLike, tokenizer=None) ->
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if hasattr(model, "save_pretrained") and hasattr(model, "config"):
-        target = _plain_copy(model) if is_gguf_loaded(model) else model
+        target: Any = _plain_copy(model) if is_gguf_loaded(model) else model
         target.save_pretrained(out, safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(out)
@@ -95,7 +99,9 @@ def save_pruned(model: nn.Module, out_dir: str | os.PathLike, tokenizer=None) ->
     return out
 
 
-def load_pruned(path: str | os.PathLike, model: nn.Module | None = None, *, dtype: torch.dtype = torch.float32):
+def load_pruned(
+    path: str | os.PathLike, model: nn.Module | None = None, *, dtype: torch.dtype = torch.float32
+) -> nn.Module:
     """Load what ``save_pruned`` wrote: into ``model`` (a generic net) or as a causal LM."""
     path = Path(path)
     if model is not None:
@@ -105,4 +111,5 @@ def load_pruned(path: str | os.PathLike, model: nn.Module | None = None, *, dtyp
         return model
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype).eval()
+    loaded: nn.Module = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    return loaded.eval()

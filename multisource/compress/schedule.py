@@ -12,7 +12,7 @@ so blocks with many outliers are pruned less, the mean sparsity stays ``s`` and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -36,10 +36,14 @@ def outlier_ratios(
     """
     M = check_real("M", M, low=0.0, low_open=True)
     adapter = find_adapter(model, family)
-    layers = {name: layer for block, prefix in zip(adapter.blocks, adapter.prefixes) for name, layer in prunable_layers(block, prefix).items()}
+    layers = {
+        name: layer
+        for block, prefix in zip(adapter.blocks, adapter.prefixes, strict=True)
+        for name, layer in prunable_layers(block, prefix).items()
+    }
     sq_norms = {name: torch.zeros(weight_matrix(layer).shape[1], dtype=torch.float64) for name, layer in layers.items()}
 
-    def accumulate(name: str):
+    def accumulate(name: str) -> Callable[[nn.Module, tuple], None]:
         def hook(module: nn.Module, args: tuple) -> None:
             X = args[0].detach().reshape(-1, args[0].shape[-1]).to(torch.float64)
             sq_norms[name] += (X * X).sum(dim=0).cpu()
@@ -56,7 +60,7 @@ def outlier_ratios(
         for handle in handles:
             handle.remove()
     ratios = []
-    for block, prefix in zip(adapter.blocks, adapter.prefixes):
+    for block, prefix in zip(adapter.blocks, adapter.prefixes, strict=True):
         outliers, total = 0, 0
         for name, layer in prunable_layers(block, prefix).items():
             scores = weight_matrix(layer).detach().abs().cpu().to(torch.float64) * sq_norms[name].sqrt()
@@ -89,13 +93,15 @@ def owl_layer_sparsity(
     lmbda = check_real("lmbda", lmbda, low=0.0)
     if sparsity - 2 * lmbda < 0 or sparsity + 2 * lmbda >= 1:
         raise ValueError(f"sparsity={sparsity} +- 2*lmbda={2 * lmbda} must stay inside [0, 1)")
-    ratios = torch.tensor(outlier_ratios(model, calibration, M=M, family=family, batch_size=batch_size), dtype=torch.float64)
+    ratios = torch.tensor(
+        outlier_ratios(model, calibration, M=M, family=family, batch_size=batch_size), dtype=torch.float64
+    )
     spread = ratios.max() - ratios.min()
     scaled = 2 * lmbda * (ratios - ratios.min()) / spread if spread > 0 else torch.zeros_like(ratios)
     block_sparsity = sparsity - (scaled - scaled.mean())
     adapter = find_adapter(model, family)
     return {
         name: float(block_sparsity[b])
-        for b, (block, prefix) in enumerate(zip(adapter.blocks, adapter.prefixes))
+        for b, (block, prefix) in enumerate(zip(adapter.blocks, adapter.prefixes, strict=True))
         for name in prunable_layers(block, prefix)
     }

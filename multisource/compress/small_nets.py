@@ -50,6 +50,14 @@ def prune_classifier(
     pruner = get_pruner(method)
     calibration = (X, y) if pruner.needs_labels else X
     return prune_model(
-        model, calibration, method=pruner, sparsity=sparsity, pattern=pattern, bits=bits, options=options,
-        family="generic", device=device, progress=False,
+        model,
+        calibration,
+        method=pruner,
+        sparsity=sparsity,
+        pattern=pattern,
+        bits=bits,
+        options=options,
+        family="generic",
+        device=device,
+        progress=False,
     )

@@ -193,7 +193,9 @@ def check_blocksize(target: PruneTarget, options: SparseGPTOptions) -> None:
 
 
 @layer_pruner("sparsegpt", options=SparseGPTOptions, check=check_blocksize)
-def sparsegpt_pruner(W: torch.Tensor, H: torch.Tensor | None, target: PruneTarget, options: SparseGPTOptions) -> LayerResult:
+def sparsegpt_pruner(
+    W: torch.Tensor, H: torch.Tensor | None, target: PruneTarget, options: SparseGPTOptions
+) -> LayerResult:
     """The registered SparseGPT layer pruner: ``sparsegpt_prune_layer`` on a validated target and options."""
     if H is None:
         raise ValueError("sparsegpt needs the input Hessian H")
@@ -205,7 +207,9 @@ def sparsegpt_pruner(W: torch.Tensor, H: torch.Tensor | None, target: PruneTarge
     threads = _one_cpu_thread() if H.device.type == "cpu" else contextlib.nullcontext()
     with threads:
         weight, mask, error, percdamp_used = _sparsegpt(W, H, target, options)
-    return LayerResult(weight=weight, mask=mask, error=error, damping_used=percdamp_used, seconds=time.perf_counter() - start)
+    return LayerResult(
+        weight=weight, mask=mask, error=error, damping_used=percdamp_used, seconds=time.perf_counter() - start
+    )
 
 
 def _sparsegpt(

@@ -1,4 +1,4 @@
-"""A classifier net compressed one-shot after training by any registered pruner (SparseGPT, Wanda, magnitude, M-FAC OBS)."""
+"""A classifier net compressed one-shot after training by any registered pruner (SparseGPT, Wanda, M-FAC OBS...)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> CompressedClassifier:
         """Train the dense estimator on (X, y, sample_weight), then prune it with X as calibration."""
-        plan_pruning(self.method, self.sparsity, self.pattern, self.bits, self.options)  # bad settings fail before training
+        plan_pruning(
+            self.method, self.sparsity, self.pattern, self.bits, self.options
+        )  # bad settings fail before training
         X, y = validate_data(self, X, y, dtype=np.float64)
         dense = clone(self.estimator if self.estimator is not None else TorchClassifier())
         fit_args = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -92,8 +94,15 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
         calib_y = torch.as_tensor(codes, dtype=torch.int64, device=param.device)
         dense.module_.eval()
         self.report_ = prune_classifier(
-            dense.module_, calib_X, calib_y, method=self.method, sparsity=self.sparsity, pattern=self.pattern,
-            bits=self.bits, options=self.options, device=param.device,
+            dense.module_,
+            calib_X,
+            calib_y,
+            method=self.method,
+            sparsity=self.sparsity,
+            pattern=self.pattern,
+            bits=self.bits,
+            options=self.options,
+            device=param.device,
         )
         self.estimator_ = dense
         self.classes_ = dense.classes_
@@ -124,6 +133,12 @@ def compressed_mlp(
 ) -> CompressedClassifier:
     """``CompressedClassifier(TorchClassifier(**mlp_params), ...)``: the spec-friendly form (flat parameters)."""
     return CompressedClassifier(
-        TorchClassifier(random_state=random_state, **mlp_params), method=method, sparsity=sparsity, pattern=pattern,
-        bits=bits, options=options, n_calibration=n_calibration, random_state=random_state,
+        TorchClassifier(random_state=random_state, **mlp_params),
+        method=method,
+        sparsity=sparsity,
+        pattern=pattern,
+        bits=bits,
+        options=options,
+        n_calibration=n_calibration,
+        random_state=random_state,
     )

@@ -25,14 +25,24 @@ def _tiny(family: str) -> nn.Module:
     torch.manual_seed(0)
     if family == "llama":
         config = transformers.LlamaConfig(
-            vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+            vocab_size=VOCAB,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
         )
         return transformers.LlamaForCausalLM(config).eval()
     if family == "opt":
         config = transformers.OPTConfig(
-            vocab_size=VOCAB, hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=4,
-            word_embed_proj_dim=32, max_position_embeddings=64,
+            vocab_size=VOCAB,
+            hidden_size=32,
+            ffn_dim=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            word_embed_proj_dim=32,
+            max_position_embeddings=64,
         )
         return transformers.OPTForCausalLM(config).eval()
     config = transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64)
@@ -45,7 +55,12 @@ def _ids(n=8, seqlen=16, seed=0):
 
 FAMILIES = ["llama", "opt", "gpt2"]
 EXPECTED_GROUPS = {
-    "llama": [["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"], ["self_attn.o_proj"], ["mlp.gate_proj", "mlp.up_proj"], ["mlp.down_proj"]],
+    "llama": [
+        ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+        ["self_attn.o_proj"],
+        ["mlp.gate_proj", "mlp.up_proj"],
+        ["mlp.down_proj"],
+    ],
     "opt": [["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"], ["self_attn.out_proj"], ["fc1"], ["fc2"]],
     "gpt2": [["attn.c_attn"], ["attn.c_proj"], ["mlp.c_fc"], ["mlp.c_proj"]],
 }
@@ -68,10 +83,12 @@ def _layer_input_hessians(model, ids, names):
     layers = dict(model.named_modules())
     sums, handles = {}, []
     for name in names:
+
         def hook(module, args, name=name):
             X = args[0].reshape(-1, args[0].shape[-1]).double()
             s, n = sums.get(name, (0, 0))
             sums[name] = (s + X.T @ X, n + X.shape[0])
+
         handles.append(layers[name].register_forward_pre_hook(hook))
     with torch.no_grad():
         model(input_ids=ids, use_cache=False)
@@ -106,12 +123,13 @@ def test_every_hessian_comes_from_the_already_pruned_model(family):
     model = _tiny(family).double()
     ids = _ids()
     recorder = _RecordingSparseGPT()
-    report = prune_model(model, ids, method=recorder.record, sparsity=0.5, batch_size=3,
-                         hessian_dtype=torch.float64, progress=False)
+    report = prune_model(
+        model, ids, method=recorder.record, sparsity=0.5, batch_size=3, hessian_dtype=torch.float64, progress=False
+    )
     names = [r.name for r in report.layers]
     expected = _layer_input_hessians(model, ids, names)
     recorded = list(recorder.hessians.values())
-    for name, H in zip(names, recorded):
+    for name, H in zip(names, recorded, strict=True):
         torch.testing.assert_close(H, expected[name], rtol=1e-8, atol=1e-10, msg=name)
 
 
@@ -120,8 +138,15 @@ def test_block_mode_takes_hessians_of_a_block_from_its_dense_version():
     dense = _tiny("llama").double()
     ids = _ids()
     recorder = _RecordingSparseGPT()
-    report = prune_model(model, ids, method=recorder.record, sparsity=0.5, sequential="block",
-                         hessian_dtype=torch.float64, progress=False)
+    report = prune_model(
+        model,
+        ids,
+        method=recorder.record,
+        sparsity=0.5,
+        sequential="block",
+        hessian_dtype=torch.float64,
+        progress=False,
+    )
     names = [r.name for r in report.layers]
     o_proj = names.index("model.layers.0.self_attn.o_proj")
     expected = _layer_input_hessians(dense, ids, ["model.layers.0.self_attn.o_proj"])
@@ -136,7 +161,9 @@ def test_all_block_layers_reach_the_target_and_embeddings_and_head_stay_dense(fa
     report = prune_model(model, _ids(), method=method, pattern="2:4", progress=False, calibration_name="random")
     assert report.calibration == "random" and report.family == family
     rows = sparsity_report(model, pattern="2:4")
-    assert len(rows) == 2 * sum(map(len, EXPECTED_GROUPS[family])) and all(r.nm_ok and r.sparsity == pytest.approx(0.5) for r in rows)
+    assert len(rows) == 2 * sum(map(len, EXPECTED_GROUPS[family])) and all(
+        r.nm_ok and r.sparsity == pytest.approx(0.5) for r in rows
+    )
     block_weights = {f"{name}.weight" for name in prunable_layers(model)}
     for key, value in model.state_dict().items():
         if key not in block_weights:
@@ -201,7 +228,7 @@ def test_saved_generic_net_loads_back_identically(tmp_path):
 
 
 def test_model_without_linear_layers_is_rejected():
-    with pytest.raises(ValueError, match="no nn.Linear"):
+    with pytest.raises(ValueError, match=r"no nn\.Linear"):
         prune_model(nn.Sequential(nn.ReLU(), nn.Tanh()), torch.randn(4, 3), progress=False)
 
 

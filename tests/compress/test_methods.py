@@ -74,7 +74,9 @@ def test_registry_records_say_what_kind_each_pruner_is():
     ],
 )
 def test_a_misspelt_option_is_an_error_naming_it_and_the_valid_ones(method, options, misspelt, valid):
-    with pytest.raises(ValueError, match=rf"unknown option '{misspelt}' for pruning method '{method}'; valid options: ") as info:
+    with pytest.raises(
+        ValueError, match=rf"unknown option '{misspelt}' for pruning method '{method}'; valid options: "
+    ) as info:
         prune_classifier(_mlp(), torch.randn(64, 8), torch.randint(0, 3, (64,)), method=method, options=options)
     assert valid in str(info.value)
 
@@ -94,7 +96,9 @@ def test_options_apply_to_the_solver():
     prune_model(default, X, sparsity=0.5, progress=False)
     prune_model(small_blocks, X, sparsity=0.5, options={"blocksize": 4}, progress=False)
     layer = small_blocks[0].weight
-    assert all(int((layer[:, i : i + 4] == 0).sum()) == 32 for i in range(0, 8, 4))  # exact count in every 4-column block
+    assert all(
+        int((layer[:, i : i + 4] == 0).sum()) == 32 for i in range(0, 8, 4)
+    )  # exact count in every 4-column block
     assert not torch.equal(default[0].weight, layer)
 
 
@@ -177,9 +181,10 @@ def test_bad_target_fails_before_any_weight_changes():
     with pytest.raises(ValueError, match="pattern and bits apply to the layer-wise methods"):
         prune_model(net, (torch.randn(16, 8), torch.zeros(16, dtype=torch.long)), method="mfac_obs", bits=4)
     with pytest.raises(ValueError, match="give one sparsity, not one per layer"):
-        prune_classifier(net, torch.randn(16, 8), torch.zeros(16, dtype=torch.long), method="mfac_obs",
-                         sparsity={"0": 0.5})  # type: ignore[arg-type]
-    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))
+        prune_classifier(
+            net, torch.randn(16, 8), torch.zeros(16, dtype=torch.long), method="mfac_obs", sparsity={"0": 0.5}
+        )  # type: ignore[arg-type]
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before, strict=True))
 
 
 def _method_choices() -> list[str]:
@@ -202,12 +207,13 @@ def test_a_registered_toy_pruner_works_in_prune_model_and_compressed_classifier(
     assert report.method == name and [r.name for r in report.layers] == ["0", "2"]
     removed = net[0].weight == 0
     assert int(removed.sum()) == 32 and dense[removed].abs().min() >= dense[~removed].abs().max()
-    with pytest.raises(ValueError, match="unknown option 'keep_signs'.*valid options: \\['keep_sign'\\]"):
+    with pytest.raises(ValueError, match=r"unknown option 'keep_signs'.*valid options: \['keep_sign'\]"):
         prune_model(_mlp(), None, method=name, options={"keep_signs": True}, progress=False)
 
     X, y = load_digits(return_X_y=True)
-    clf = CompressedClassifier(TorchClassifier(hidden_sizes=(16,), epochs=2, random_state=0, device="cpu"),
-                               method=name, sparsity=0.5).fit(X[:300] / 16, y[:300])
+    clf = CompressedClassifier(
+        TorchClassifier(hidden_sizes=(16,), epochs=2, random_state=0, device="cpu"), method=name, sparsity=0.5
+    ).fit(X[:300] / 16, y[:300])
     assert clf.report_.method == name and clf.predict(X[300:310] / 16).shape == (10,)
     weights = [m.weight for m in clf.estimator_.module_ if isinstance(m, nn.Linear)]
     assert all(float((w == 0).float().mean()) == pytest.approx(0.5, abs=0.01) for w in weights)

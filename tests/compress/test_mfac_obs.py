@@ -7,9 +7,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from torch.nn.functional import cross_entropy
 
 from multisource.compress.driver import prune_model
 from multisource.compress.mfac_obs import (
@@ -36,7 +36,9 @@ def ridge_problem():
     n, d = 200, 12
     X = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.linspace(0.2, 2.0, d, dtype=torch.float64)
     X = X + 0.5 * X[:, :1]  # correlated features, so the OBS update matters
-    y = X @ torch.randn(d, generator=gen, dtype=torch.float64) + 0.1 * torch.randn(n, generator=gen, dtype=torch.float64)
+    y = X @ torch.randn(d, generator=gen, dtype=torch.float64) + 0.1 * torch.randn(
+        n, generator=gen, dtype=torch.float64
+    )
     hessian = X.T @ X / n + DAMP * torch.eye(d, dtype=torch.float64)
     w_star = torch.linalg.solve(hessian, X.T @ y / n)
     return X, y, w_star
@@ -114,7 +116,9 @@ def test_masks_hit_the_target_and_removed_weights_are_exactly_zero(scope):
     model, batches = _mlp_and_batches()
     biases = [model[0].bias.detach().clone(), model[2].bias.detach().clone()]
     model.train()
-    masks = mfac_obs_prune(model, F.cross_entropy, batches, 0.7, ngrads=16, damp=1e-4, blocksize=16, nrecomps=3, scope=scope)
+    masks = mfac_obs_prune(
+        model, cross_entropy, batches, 0.7, ngrads=16, damp=1e-4, blocksize=16, nrecomps=3, scope=scope
+    )
     params = prunable_parameters(model)
     assert set(masks) == {"0.weight", "2.weight"}
     for name, mask in masks.items():
@@ -130,8 +134,8 @@ def test_masks_hit_the_target_and_removed_weights_are_exactly_zero(scope):
 
 def test_pruning_again_to_a_higher_sparsity_keeps_the_earlier_zeros():
     model, batches = _mlp_and_batches(seed=1)
-    first = mfac_obs_prune(model, F.cross_entropy, batches, 0.3, ngrads=16, damp=1e-4, nrecomps=1)
-    second = mfac_obs_prune(model, F.cross_entropy, batches, 0.6, ngrads=16, damp=1e-4, nrecomps=3)
+    first = mfac_obs_prune(model, cross_entropy, batches, 0.3, ngrads=16, damp=1e-4, nrecomps=1)
+    second = mfac_obs_prune(model, cross_entropy, batches, 0.6, ngrads=16, damp=1e-4, nrecomps=3)
     params = prunable_parameters(model)
     for name, mask in first.items():
         assert torch.all(second[name][mask])  # zero weights score 0, so they are removed first
@@ -152,7 +156,7 @@ def test_bad_pruning_arguments_get_clear_errors(kwargs, match):
     model, batches = _mlp_and_batches()
     args = dict(sparsity=0.5, ngrads=16) | kwargs
     with pytest.raises(ValueError, match=match):
-        mfac_obs_prune(model, F.cross_entropy, batches, **args)
+        mfac_obs_prune(model, cross_entropy, batches, **args)
 
 
 def _accuracy(model, X, y):
@@ -177,8 +181,9 @@ def test_mfac_obs_beats_magnitude_pruning_on_digits_without_retraining():
             magnitude = copy.deepcopy(dense)
             prune_model(magnitude, None, method="magnitude", sparsity=sparsity, family="generic", progress=False)
             obs = copy.deepcopy(dense)
-            mfac_obs_prune(obs, F.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, blocksize=128, nrecomps=4,
-                           scope="layer")
+            mfac_obs_prune(
+                obs, cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, blocksize=128, nrecomps=4, scope="layer"
+            )
             results[sparsity].append((_accuracy(magnitude, X_test_t, y_test_t), _accuracy(obs, X_test_t, y_test_t)))
     for sparsity, pairs in results.items():
         magnitude_mean, obs_mean = np.mean(pairs, axis=0)

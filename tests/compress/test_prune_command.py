@@ -32,22 +32,49 @@ def tiny_model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_llama")
     bpe = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>"],
-                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<unk>"], initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet()
+    )
     bpe.train_from_iterator([text_portion("pydocs", "train")[:20000], text_portion("kjv", "train")[:20000]], trainer)
     transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="<unk>").save_pretrained(folder)
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=bpe.get_vocab_size(), hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    config = transformers.LlamaConfig(
+        vocab_size=bpe.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
     transformers.LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
 
 def test_prune_command_prints_progress_and_perplexities_and_saves_a_2_4_model(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "pruned"
-    code = main(["prune", "--model", str(tiny_model_dir), "--method", "sparsegpt", "--pattern", "2:4",
-                 "--calib-tokens", "96", "--calib-corpora", "pydocs", "--seqlen", "32", "--eval-tokens", "128",
-                 "--device", "cpu", "--out", str(out)])
+    code = main(
+        [
+            "prune",
+            "--model",
+            str(tiny_model_dir),
+            "--method",
+            "sparsegpt",
+            "--pattern",
+            "2:4",
+            "--calib-tokens",
+            "96",
+            "--calib-corpora",
+            "pydocs",
+            "--seqlen",
+            "32",
+            "--eval-tokens",
+            "128",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     progress = [line for line in printed.splitlines() if line.startswith("[")]
@@ -59,8 +86,23 @@ def test_prune_command_prints_progress_and_perplexities_and_saves_a_2_4_model(ti
 
 
 def test_prune_command_reports_bad_sparsity_clearly(tiny_model_dir, capsys):
-    code = main(["prune", "--model", str(tiny_model_dir), "--sparsity", "1.5", "--calib-tokens", "32",
-                 "--seqlen", "32", "--eval-tokens", "64", "--device", "cpu"])
+    code = main(
+        [
+            "prune",
+            "--model",
+            str(tiny_model_dir),
+            "--sparsity",
+            "1.5",
+            "--calib-tokens",
+            "32",
+            "--seqlen",
+            "32",
+            "--eval-tokens",
+            "64",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 2
     assert "sparsity must lie in [0.0, 1.0)" in capsys.readouterr().err
 

@@ -28,8 +28,14 @@ def test_outlier_ratio_of_one_linear_layer_matches_a_direct_count():
 
 def _llama_with_outliers_in_block(block: int):
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                                      num_attention_heads=4, num_key_value_heads=2)
+    config = transformers.LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
     model = transformers.LlamaForCausalLM(config).eval()
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():

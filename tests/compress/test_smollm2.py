@@ -12,13 +12,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("transformers")
 pytest.importorskip("gguf")
 
-from multisource.compress.baselines import magnitude_prune_layer, wanda_prune_layer  # noqa: E402
-from multisource.compress.driver import prune_model  # noqa: E402
-from multisource.compress.evaluation import perplexity, sparsity_report  # noqa: E402
-from multisource.compress.hessian import HessianAccumulator  # noqa: E402
-from multisource.compress.models import is_gguf_loaded, load_pruned, load_smollm2, save_pruned  # noqa: E402
-from multisource.compress.sparsegpt import sparsegpt_prune_layer  # noqa: E402
-from multisource.data.text import calibration_windows, corpus_tokens  # noqa: E402
+from multisource.compress.baselines import magnitude_prune_layer, wanda_prune_layer
+from multisource.compress.driver import prune_model
+from multisource.compress.evaluation import perplexity, sparsity_report
+from multisource.compress.hessian import HessianAccumulator
+from multisource.compress.models import is_gguf_loaded, load_pruned, load_smollm2, save_pruned
+from multisource.compress.sparsegpt import sparsegpt_prune_layer
+from multisource.data.text import calibration_windows, corpus_tokens
 
 pytestmark = pytest.mark.llm
 
@@ -43,7 +43,9 @@ def layer_hessians(smollm2, calibration):
     names = ["model.layers.0.self_attn.q_proj", "model.layers.5.mlp.gate_proj", "model.layers.5.mlp.down_proj"]
     layers = dict(model.named_modules())
     accumulators = {name: HessianAccumulator(layers[name].in_features) for name in names}
-    handles = [layers[n].register_forward_pre_hook(lambda m, a, acc=accumulators[n]: acc.add_batch(a[0])) for n in names]
+    handles = [
+        layers[n].register_forward_pre_hook(lambda m, a, acc=accumulators[n]: acc.add_batch(a[0])) for n in names
+    ]
     with torch.inference_mode():
         model(input_ids=calibration[:4], use_cache=False)
     for handle in handles:
@@ -64,10 +66,15 @@ def test_sparsegpt_2_4_model_is_exactly_2_4_beats_magnitude_and_saves(smollm2, c
     magnitude = copy.deepcopy(model)
     prune_model(magnitude, None, method="magnitude", pattern="2:4", progress=False)
     pruned = copy.deepcopy(model)
-    report = prune_model(pruned, calibration, method="sparsegpt", pattern="2:4", progress=False, calibration_name="kjv+pydocs")
+    report = prune_model(
+        pruned, calibration, method="sparsegpt", pattern="2:4", progress=False, calibration_name="kjv+pydocs"
+    )
     assert len(report.layers) == 210
     assert all(row.nm_ok for row in sparsity_report(pruned, pattern="2:4"))
-    ppl = {name: perplexity(m, held_out, seqlen=256) for name, m in [("dense", model), ("magnitude", magnitude), ("sparsegpt", pruned)]}
+    ppl = {
+        name: perplexity(m, held_out, seqlen=256)
+        for name, m in [("dense", model), ("magnitude", magnitude), ("sparsegpt", pruned)]
+    }
     assert ppl["dense"] < ppl["sparsegpt"] < ppl["magnitude"]
 
     # A GGUF-loaded model cannot save_pretrained itself; save_pruned saves a plain copy.

@@ -17,7 +17,10 @@ from multisource.compress.sparsegpt import sparsegpt_prune_layer
 def _layer(rows=24, columns=40, tokens=300, seed=0):
     """W and calibration inputs X whose features have very different scales, like LLM activations."""
     g = torch.Generator().manual_seed(seed)
-    mixing = torch.eye(columns, dtype=torch.float64) + 0.3 * torch.randn(columns, columns, generator=g, dtype=torch.float64) / columns**0.5
+    mixing = (
+        torch.eye(columns, dtype=torch.float64)
+        + 0.3 * torch.randn(columns, columns, generator=g, dtype=torch.float64) / columns**0.5
+    )
     X = torch.randn(tokens, columns, generator=g, dtype=torch.float64) @ mixing  # correlated features
     X = X * torch.exp(torch.randn(columns, generator=g, dtype=torch.float64))
     W = torch.randn(rows, columns, generator=g, dtype=torch.float64)

@@ -42,7 +42,7 @@ def test_calibration_windows_share_corpora_evenly_and_come_from_train_text():
     assert windows.shape == (5, 64) and windows.dtype == torch.long
     train = {name: text_portion(name, "train").encode() for name in TEXT_CORPORA}
     sources = ["kjv"] * 3 + ["pydocs"] * 2
-    for window, source in zip(windows, sources):
+    for window, source in zip(windows, sources, strict=True):
         assert bytes(window.tolist()) in train[source]
     assert torch.equal(windows, calibration_windows(CHARS, n_windows=5, seqlen=64, seed=3))
     assert not torch.equal(windows, calibration_windows(CHARS, n_windows=5, seqlen=64, seed=4))
@@ -84,7 +84,9 @@ def test_perplexity_equals_closed_form_on_a_unigram_model(seqlen, stride, batch_
     else:  # strided: every token from the 2nd to the end of the last window, exactly once
         targets = list(range(1, starts[-1] + seqlen))
     expected = math.exp(-float(logp[tokens[targets]].mean()))
-    assert perplexity(model, tokens, seqlen=seqlen, stride=stride, batch_size=batch_size) == pytest.approx(expected, rel=1e-6)
+    assert perplexity(model, tokens, seqlen=seqlen, stride=stride, batch_size=batch_size) == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_perplexity_rejects_text_shorter_than_a_window():

@@ -35,10 +35,14 @@ def test_2_4_pattern_makes_every_layer_exactly_2_4(digits):
 def test_sparsegpt_and_mfac_obs_keep_more_accuracy_than_magnitude_at_80_percent(digits):
     X_tr, X_te, y_tr, y_te = digits
     accuracy = {
-        method: np.mean([
-            make_learner("compressed_mlp", method=method, sparsity=0.8, random_state=seed, **MLP).fit(X_tr, y_tr).score(X_te, y_te)
-            for seed in range(3)
-        ])
+        method: np.mean(
+            [
+                make_learner("compressed_mlp", method=method, sparsity=0.8, random_state=seed, **MLP)
+                .fit(X_tr, y_tr)
+                .score(X_te, y_te)
+                for seed in range(3)
+            ]
+        )
         for method in ("magnitude", "sparsegpt", "mfac_obs")
     }
     assert accuracy["sparsegpt"] > accuracy["magnitude"] + 0.05
@@ -64,8 +68,12 @@ def test_is_a_clonable_estimator_and_refuses_bad_settings(digits):
 def test_every_registered_method_fits_and_predicts(digits, method):
     X_tr, X_te, y_tr, y_te = digits
     small = dict(hidden_sizes=(32,), epochs=10, lr=3e-3, device="cpu")
-    clf = CompressedClassifier(TorchClassifier(random_state=0, **small), method=method, sparsity=0.5,
-                               options={"ngrads": 16} if method == "mfac_obs" else None).fit(X_tr, y_tr)
+    clf = CompressedClassifier(
+        TorchClassifier(random_state=0, **small),
+        method=method,
+        sparsity=0.5,
+        options={"ngrads": 16} if method == "mfac_obs" else None,
+    ).fit(X_tr, y_tr)
     assert clf.report_.method == method and [r.name for r in clf.report_.layers] == ["0", "2"]
     assert all(float((w == 0).float().mean()) == pytest.approx(0.5, abs=0.01) for w in _linear_weights(clf))
     assert clf.predict(X_te).shape == y_te.shape and set(clf.predict(X_te)) <= set(clf.classes_)

@@ -123,7 +123,9 @@ def test_linear_surrogate_never_beats_the_exact_supremum_on_one_dimensional_data
     rng = np.random.default_rng(4)
     X = rng.normal(size=(25, 1))
     sigma = rng.choice([-1.0, 1.0], size=(30, 25))
-    assert np.all(LinearClass(surrogate, C=100.0).max_correlation(X, sigma) <= DecisionStumps().max_correlation(X, sigma) + 1e-12)
+    assert np.all(
+        LinearClass(surrogate, C=100.0).max_correlation(X, sigma) <= DecisionStumps().max_correlation(X, sigma) + 1e-12
+    )
 
 
 @pytest.mark.parametrize("loader", [load_wine, load_breast_cancer])

@@ -21,7 +21,9 @@ def test_single_source_floors_match_kearns_li_and_bshouty():
     assert nasty_noise_floor(0.1) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize(("fn", "bad"), [(malicious_noise_floor, 1.0), (malicious_noise_floor, -0.1), (nasty_noise_floor, 0.6)])
+@pytest.mark.parametrize(
+    ("fn", "bad"), [(malicious_noise_floor, 1.0), (malicious_noise_floor, -0.1), (nasty_noise_floor, 0.6)]
+)
 def test_floors_reject_rates_outside_their_range(fn, bad):
     with pytest.raises(ValueError, match="noise rate"):
         fn(bad)
@@ -36,13 +38,13 @@ def exact_tv(gamma, m):
 @pytest.mark.parametrize(("N", "m", "alpha"), [(20, 1000, 0.2), (100, 400, 0.1), (7, 50, 0.3)])
 def test_lower_bound_gamma_is_the_largest_where_the_adversary_hides_the_shift(N, m, alpha):
     lb = multisource_lower_bound(N, m, alpha, 0.05)
-    K = math.floor(alpha * N + 1e-9)
+    n_bad = math.floor(alpha * N + 1e-9)
     # The Pinsker step is a valid upper bound on the true total variation.
     assert exact_tv(lb.gamma, m) <= lb.tv + 1e-12
     # At gamma the adversary succeeds often enough; slightly above it no longer (largest gamma).
-    assert binom.sf(K, N, lb.tv) < 1 - 2 * 0.05
+    assert binom.sf(n_bad, N, lb.tv) < 1 - 2 * 0.05
     tv_above = math.sqrt(m * 1.001 * lb.gamma * math.log((1 + 2.002 * lb.gamma) / (1 - 2.002 * lb.gamma)))
-    assert binom.sf(K, N, tv_above) >= 1 - 2 * 0.05
+    assert binom.sf(n_bad, N, tv_above) >= 1 - 2 * 0.05
     assert lb.excess == pytest.approx(2 * lb.gamma)
 
 

@@ -1,6 +1,7 @@
 """Inverting the bounds for m and N: round trips, agreement with a linear scan, clear errors."""
 
 import pytest
+from bound_oracles import hand_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,13 +46,22 @@ def test_required_m_for_single_source_and_worked_example():
     assert required_m(fixed_set_bound, 0.70275, n_sources=20, alpha=0.2, delta=0.05, complexity=10) == 1000
 
 
+@pytest.mark.parametrize(("name", "expected"), [("fixed", 78_208), ("adaptive", 144_644), ("oracle", 6_215)])
+def test_required_m_of_the_worked_example_is_the_first_m_where_the_hand_written_bound_meets_the_target(name, expected):
+    m = required_m(MULTI[name], 0.1, n_sources=20, alpha=0.2, delta=0.05, complexity=10)
+    assert m == expected  # the values docs/bounds.md quotes
+    assert hand_values(20, m, 0.2, 10, 0.05)[name] <= 0.1 < hand_values(20, m - 1, 0.2, 10, 0.05)[name]
+
+
 def scan_for_n(bound, epsilon, n_max, **kw):
     """The oracle: the first N in 1..n_max with bound <= epsilon, by brute force."""
     return next((n for n in range(1, n_max + 1) if bound(n_sources=n, **kw).total <= epsilon), None)
 
 
 @pytest.mark.parametrize("name", ["fixed", "adaptive", "oracle", "pooled"])
-@pytest.mark.parametrize(("m", "alpha", "epsilon"), [(20000, 0.2, 0.25), (10**6, 0.05, 0.02), (2000, 0.0, 0.1), (5000, 0.1, 0.5)])
+@pytest.mark.parametrize(
+    ("m", "alpha", "epsilon"), [(20000, 0.2, 0.25), (10**6, 0.05, 0.02), (2000, 0.0, 0.1), (5000, 0.1, 0.5)]
+)
 def test_required_n_sources_equals_a_brute_force_scan(name, m, alpha, epsilon):
     bound = MULTI[name]
     kw = dict(m=m, alpha=alpha, delta=0.05, complexity=10)

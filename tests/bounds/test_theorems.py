@@ -1,7 +1,8 @@
-"""The multi-source bounds reproduce the note's worked values and behave as bounds must."""
+"""The multi-source bounds: the worked values of docs/bounds.md, hand arithmetic, and how bounds must behave."""
 
 import math
 
+import bound_oracles
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,23 +24,14 @@ D, DELTA = 10, 0.05
 
 
 def hand_rad(n):
-    """Note 2.2 VC plug-in, written out independently: sqrt(d ln(e n / d) / (2 n))."""
-    return math.sqrt(D * (1.0 + math.log(n / D)) / (2.0 * n))
+    return bound_oracles.hand_rad(n, D)
 
 
 def hand_values(N, m, alpha):
-    delta_m = 2 * hand_rad(m) + math.sqrt(math.log(4 * N / DELTA) / (2 * m))
-    G = math.ceil((1 - alpha) * N)
-    fixed = 4 * hand_rad(G * m) + 2 * math.sqrt(math.log(4 / DELTA) / (2 * G * m)) + 6 * alpha * delta_m
-    adaptive = (2 / (1 - alpha)) * (2 * hand_rad(N * m) + math.sqrt(math.log(4 / DELTA) / (2 * N * m))) + 2 * alpha * (
-        3 + 1 / (1 - alpha)
-    ) * delta_m
-    single = 4 * hand_rad(m) + 2 * math.sqrt(math.log(2 / DELTA) / (2 * m))
-    oracle = 4 * hand_rad(G * m) + 2 * math.sqrt(math.log(4 / DELTA) / (2 * G * m))
-    return dict(delta_m=delta_m, s=2 * delta_m, fixed=fixed, adaptive=adaptive, single=single, oracle=oracle)
+    return bound_oracles.hand_values(N, m, alpha, D, DELTA)
 
 
-# The note's table (section 2.2), to 4 decimals.
+# The worked example of docs/bounds.md, to 4 decimals (d = 10, delta = 0.05).
 WORKED = [
     ((20, 1000, 0.2), dict(delta_m=0.3956, s=0.7911, fixed=0.7027, adaptive=0.9305, single=0.7555)),
     ((20, 10000, 0.2), dict(delta_m=0.1450, fixed=0.2544, adaptive=0.3373, single=0.2787)),
@@ -50,7 +42,8 @@ WORKED = [
 def computed(N, m, alpha):
     thr = filter_threshold(N, m, DELTA, D)
     return dict(
-        delta_m=thr.delta_m, s=thr.s,
+        delta_m=thr.delta_m,
+        s=thr.s,
         fixed=fixed_set_bound(N, m, alpha, DELTA, D).total,
         adaptive=adaptive_set_bound(N, m, alpha, DELTA, D).total,
         single=single_source_bound(m, DELTA, D).total,
@@ -59,7 +52,7 @@ def computed(N, m, alpha):
 
 
 @pytest.mark.parametrize(("setting", "expected"), WORKED)
-def test_worked_values_of_the_note_are_reproduced_to_four_decimals(setting, expected):
+def test_worked_values_are_reproduced_to_four_decimals(setting, expected):
     got = computed(*setting)
     for key, value in expected.items():
         assert round(got[key], 4) == pytest.approx(value, abs=1e-12), key
@@ -72,9 +65,9 @@ def test_bounds_equal_independent_hand_arithmetic(setting, _):
         assert got[key] == pytest.approx(hand[key], rel=1e-12), key
 
 
-def test_terms_sum_to_total_and_split_as_in_the_note():
+def test_fixed_set_terms_split_into_complexity_confidence_and_corruption_by_hand():
     b = fixed_set_bound(20, 1000, 0.2, DELTA, D)
-    assert b.total == pytest.approx(b.complexity + b.confidence + b.corruption)
+    assert b.confidence == pytest.approx(2 * math.sqrt(math.log(4 / DELTA) / (2 * 16000)))
     assert b.complexity == pytest.approx(4 * hand_rad(16000))
     assert b.corruption == pytest.approx(6 * 0.2 * hand_values(20, 1000, 0.2)["delta_m"])
     assert b.details["|G|"] == 16
@@ -102,7 +95,9 @@ def test_theory_threshold_plugs_into_threshold_majority_rule():
     disc = np.array([[0.0, 0.1, 0.9], [0.1, 0.0, 0.95], [0.9, 0.95, 0.0]])
     sizes = np.array([1000, 1000, 1200])
     selection = FILTERING_RULES.get("threshold_majority")(disc, sizes, threshold=theory_threshold(DELTA, D))
-    assert selection.info["threshold"] == pytest.approx(filter_threshold(3, 1000, DELTA, D).s)
+    # The smallest source (m = 1000) sets s: s = 2 (2 Rad_1000 + sqrt(ln(4 * 3 / delta) / 2000)).
+    s = 2 * (2 * hand_rad(1000) + math.sqrt(math.log(4 * 3 / DELTA) / 2000))
+    assert selection.info["threshold"] == pytest.approx(s, rel=1e-12)
     assert selection.kept.tolist() == [True, True, False]
 
 

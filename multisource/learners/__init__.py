@@ -2,6 +2,7 @@
 
 from multisource.learners.compressed_classifier import CompressedClassifier  # registers "compressed_mlp"
 from multisource.learners.kl2019_cv import LAMBDA_GRID, LambdaSearch, select_lambda
+from multisource.learners.lm_features import LMFeatureMap, encode_texts
 from multisource.learners.per_source import aligned_proba, fit_per_source, linear_logits, softmax_proba
 from multisource.learners.registry import LEARNERS
 from multisource.learners.sklearn_models import logreg, make_learner
@@ -12,9 +13,11 @@ __all__ = [
     "LAMBDA_GRID",
     "LEARNERS",
     "CompressedClassifier",
+    "LMFeatureMap",
     "LambdaSearch",
     "TorchClassifier",
     "aligned_proba",
+    "encode_texts",
     "fit_on_selection",
     "fit_per_source",
     "fit_weighted",

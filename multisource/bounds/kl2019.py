@@ -149,7 +149,7 @@ def kl2019_bound(
     d, sizes = check_disc_row(disc_to_reference, sizes)
     a = check_finite_array("weights", weights, ndim=1)
     if a.shape != d.shape or np.any(a < 0) or not np.isclose(a.sum(), 1.0, atol=1e-8):
-        raise ValueError(f"weights must be (N,) = {d.shape}, non-negative and sum to 1")
+        raise ValueError(f"weights must be (N,) = {d.shape}, non-negative and sum to 1, got {a.tolist()}")
     delta = check_delta(delta)
     loss_bound = check_real("loss_bound (M)", loss_bound, low=0.0, low_open=True)
     r = _per_source_rademacher(complexity, sizes, loss_bound)

@@ -8,7 +8,7 @@ import inspect
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
@@ -34,7 +34,7 @@ def _default_learner() -> LogisticRegression:
     return LogisticRegression(max_iter=1000)
 
 
-def _linear_model(learner, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _linear_model(learner: BaseEstimator, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(coef, intercept) of ``learner`` fitted on the clean pooled data; a learner without a linear
     form is replaced by logistic regression, the attack's model of it."""
     fitted = clone(learner).fit(X, y)
@@ -44,7 +44,7 @@ def _linear_model(learner, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
     return fitted.coef_, fitted.intercept_
 
 
-def _clean_training_loss(model, X: np.ndarray, y: np.ndarray, n_classes: int) -> float:
+def _clean_training_loss(model: BaseEstimator, X: np.ndarray, y: np.ndarray, n_classes: int) -> float:
     """Loss of ``model`` on the clean pooled training data: log loss when it gives probabilities, else 0-1."""
     if hasattr(model, "predict_proba"):
         proba = np.zeros((len(y), n_classes))
@@ -102,7 +102,7 @@ class Adversary:
         return n_bad_sources(self.alpha, n_sources)
 
     @single_threaded_blas
-    def corrupt(self, dataset: MultiSourceDataset, learner=None) -> CorruptionResult:
+    def corrupt(self, dataset: MultiSourceDataset, learner: BaseEstimator | None = None) -> CorruptionResult:
         """Return the corrupted dataset and the true bad mask.
 
         ``learner`` (an unfitted scikit-learn estimator, default ``LogisticRegression``) is what the
@@ -145,7 +145,9 @@ class Adversary:
         return CorruptionResult(dataset=dataset.with_training_data(X, y), bad=bad, scores=scores)
 
     @staticmethod
-    def _score(dataset: MultiSourceDataset, i: int, version: tuple[np.ndarray, np.ndarray], learner) -> float:
+    def _score(
+        dataset: MultiSourceDataset, i: int, version: tuple[np.ndarray, np.ndarray], learner: BaseEstimator
+    ) -> float:
         """Clean pooled training loss of the learner refitted with source ``i`` alone corrupted."""
         rows = dataset.source == i
         X, y = dataset.X.copy(), dataset.y.copy()

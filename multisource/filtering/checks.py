@@ -46,7 +46,10 @@ def rule_n_bad(n_sources: int, alpha: float | None, n_bad: int | None, *, rule: 
     controls a minority of the sources, ``docs/bounds.md``, "Setting and notation").
     """
     if (alpha is None) == (n_bad is None):
-        raise ValueError(f"rule {rule!r} needs exactly one of alpha (fraction of bad sources) or n_bad (their number)")
+        raise ValueError(
+            f"rule {rule!r} needs exactly one of alpha (fraction of bad sources) or n_bad (their number), "
+            f"got alpha={alpha}, n_bad={n_bad}"
+        )
     if n_bad is None:
         return n_bad_sources(alpha, n_sources)
     n_bad = check_int("n_bad", n_bad, minimum=0)

@@ -42,7 +42,7 @@ def resolve_cv_lambda(context: RuleContext | None, params: dict[str, Any]) -> di
     if params.get("lam") != "cv":
         return params
     if context is None:
-        raise ValueError("lam='cv' needs context=RuleContext(dataset, disc, learner, seed) to cross-validate lambda")
+        raise ValueError("lam='cv' needs context=RuleContext(dataset, disc, learner, seed) to cross-validate, got none")
     params = dict(params)
     if params.get("reference") is None:
         params["reference"] = central_source(context.disc)

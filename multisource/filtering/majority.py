@@ -72,7 +72,9 @@ def resolve_theory_threshold(context: RuleContext | None, params: dict[str, Any]
     vc_dimension = params.pop("vc_dimension", None)
     if vc_dimension is None:
         if context is None:
-            raise ValueError("threshold='theory' needs vc_dimension=<VC dimension of H> or context=RuleContext(...)")
+            raise ValueError(
+                "threshold='theory' needs vc_dimension=<VC dimension of H> or context=RuleContext(...), got neither"
+            )
         vc_dimension = context.dataset.n_features + 1
     params["threshold"] = theory_threshold(params.pop("delta", 0.05), VCComplexity(vc_dimension))
     return params

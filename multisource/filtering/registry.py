@@ -99,7 +99,7 @@ class FilteringRule:
         if self.kind not in RULE_KINDS:
             raise ValueError(f"kind must be one of {RULE_KINDS}, got {self.kind!r}")
         if not callable(self.fn) or not callable(self.resolve):
-            raise TypeError(f"fn and resolve of rule {self.name!r} must be callable")
+            raise TypeError(f"fn and resolve of rule {self.name!r} must be callable, got {self.fn!r}, {self.resolve!r}")
 
     def resolve_params(self, context: RuleContext | None, params: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments ``fn`` receives: ``params``, the oracle's ``bad`` and what ``resolve`` fills in."""

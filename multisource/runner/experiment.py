@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from multisource.corruption import Adversary
 from multisource.data import load_dataset, make_multisource
@@ -51,7 +51,7 @@ class GridPoint:
 
 def grid_points(spec: ExperimentSpec) -> list[GridPoint]:
     """``attacks x alphas x seeds`` with alpha = 0 (no corruption) once per seed, not once per attack."""
-    points = []
+    points: list[GridPoint] = []
     for seed in spec.seeds:
         for alpha in spec.alphas:
             attacks = [NO_ATTACK] if alpha == 0 else spec.attacks
@@ -87,11 +87,13 @@ class _PointEvaluator:
     """Evaluates rules on one corrupted dataset; per-source models are fitted once and shared."""
 
     def __init__(self, context: RuleContext, alpha: float) -> None:
-        self.context, self.alpha = context, alpha
-        self.dataset, self.bad, self.learner = context.dataset, context.bad, context.learner
-        self._models: list | None = None
+        if context.bad is None:
+            raise ValueError("context.bad must be the true (N,) bad mask of the grid point, got None")
+        self.context, self.alpha, self.bad = context, alpha, context.bad
+        self.dataset, self.learner = context.dataset, context.learner
+        self._models: list[BaseEstimator] | None = None
 
-    def models(self) -> list:
+    def models(self) -> list[BaseEstimator]:
         if self._models is None:
             self._models = fit_per_source(self.learner, self.dataset)
         return self._models

@@ -34,14 +34,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport
-    import tomli as tomllib
+import sys
+from collections.abc import Set
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as the tomli backport
+    import tomli as tomllib  # type: ignore[import-not-found]
 
 from multisource.utils.validation import ADVERSARY_SELECTIONS, check_alpha, check_int, check_real, n_bad_sources
 
@@ -58,7 +60,7 @@ def short_hash(value: object) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
 
 
-def _check_keys(where: str, table: dict, allowed: set[str], required: set[str] = frozenset()) -> None:
+def _check_keys(where: str, table: dict[str, Any], allowed: Set[str], required: Set[str] = frozenset()) -> None:
     unknown = set(table) - allowed
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}; valid keys: {sorted(allowed)}")
@@ -155,7 +157,7 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError("name must be a non-empty string")
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         check_int("n_sources", self.n_sources, minimum=2)
         check_int("m", self.m, minimum=1)
         if isinstance(self.n_test, float):
@@ -165,7 +167,7 @@ class ExperimentSpec:
         for what in ("alphas", "attacks", "rules", "seeds"):
             value = tuple(getattr(self, what))
             if not value:
-                raise ValueError(f"{what} must not be empty")
+                raise ValueError(f"{what} must not be empty, got {list(value)}")
             object.__setattr__(self, what, value)
         object.__setattr__(self, "alphas", tuple(check_alpha(a, "alphas[]") for a in self.alphas))
         if len(set(self.alphas)) != len(self.alphas):

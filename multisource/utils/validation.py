@@ -6,6 +6,7 @@ import math
 import numbers
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 SeedLike = int | np.random.Generator | None
 
@@ -45,7 +46,7 @@ def check_real(
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
+        raise ValueError(f"{name} must not be NaN, got {value}")
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if too_low or too_high:
@@ -69,7 +70,9 @@ def check_delta(delta: object, name: str = "delta") -> float:
     return check_real(name, delta, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
-def check_finite_array(name: str, array: object, *, ndim: int | None = None, dtype=np.float64) -> np.ndarray:
+def check_finite_array(
+    name: str, array: object, *, ndim: int | None = None, dtype: DTypeLike = np.float64
+) -> np.ndarray:
     """``array`` as a numpy array of ``dtype`` with no NaN/inf (and the given ndim)."""
     arr = np.asarray(array, dtype=dtype)
     if ndim is not None and arr.ndim != ndim:

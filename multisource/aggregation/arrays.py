@@ -119,3 +119,22 @@ def nonfinite_error(rule: str, rows: list[int]) -> ValueError:
     shown = rows[:_MAX_NAMED_ROWS]
     more = f" (and {len(rows) - len(shown)} more)" if len(rows) > len(shown) else ""
     return ValueError(f"{rule}: vectors rows {shown}{more} contain NaN or infinite values; drop or repair them first")
+
+
+def row_norms_squared(X: torch.Tensor, rule: str) -> torch.Tensor:
+    """``|x_i|^2`` in float64; a non-finite one rejects its row (the NaN policy at no extra pass)."""
+    sq = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
+    reject_if_nonfinite(sq, X, rule)
+    return sq
+
+
+def reject_if_nonfinite(derived: torch.Tensor, X: torch.Tensor, rule: str) -> None:
+    """Apply the NaN policy from a quantity computed from every entry of X (norms, a Gram matrix, a mean).
+
+    A NaN or inf entry of X makes ``derived`` non-finite; only then are the rows of X searched,
+    so the check adds no pass over the inputs when they are clean.
+    """
+    if not bool(torch.isfinite(derived).all()):
+        rows = nonfinite_rows(X)
+        if rows:
+            raise nonfinite_error(rule, rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, nonfinite_error, nonfinite_rows, reject_nonfinite
+from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, register
 
 
@@ -17,11 +17,8 @@ def mean(vectors: Vectors) -> Vectors:
     check costs no extra pass over the inputs.
     """
     X, restore = as_matrix(vectors)
-    result = X.mean(dim=0)
-    if not bool(torch.isfinite(result).all()):
-        rows = nonfinite_rows(X)
-        if rows:
-            raise nonfinite_error("mean", rows)
+    result = _row_mean(X)
+    reject_if_nonfinite(result, X, "mean")
     return restore(result)
 
 
@@ -33,8 +30,7 @@ def coordinate_median(vectors: Vectors) -> Vectors:
     ByzFL's ``Median``). NaN/inf: rejected.
     """
     X, restore = as_matrix(vectors)
-    reject_nonfinite(X, "coordinate_median")
-    return restore(column_median(X))
+    return restore(column_median(sorted_columns(X, "coordinate_median")))
 
 
 @register(AGGREGATORS, "trimmed_mean", condition=MAJORITY, paper="Yin, Chen, Kannan, Bartlett, ICML 2018")
@@ -47,13 +43,7 @@ def trimmed_mean(vectors: Vectors, *, n_bad: int) -> Vectors:
     X, restore = as_matrix(vectors)
     n = X.shape[0]
     n_bad = MAJORITY.check("trimmed_mean", n, n_bad)
-    reject_nonfinite(X, "trimmed_mean")
-    if n_bad == 0:
-        return restore(X.mean(dim=0))
-    if X.device.type == "cpu":
-        middle = np.partition(X.numpy(), (n_bad, n - n_bad - 1), axis=0)[n_bad : n - n_bad]
-        return restore(torch.from_numpy(middle.mean(axis=0)))
-    return restore(torch.sort(X, dim=0).values[n_bad : n - n_bad].mean(dim=0))
+    return restore(_row_mean(sorted_columns(X, "trimmed_mean")[n_bad : n - n_bad]))
 
 
 @register(AGGREGATORS, "meamed", condition=MAJORITY, paper="Xie, Koyejo, Gupta, arXiv:1802.10116, 2018")
@@ -66,40 +56,44 @@ def meamed(vectors: Vectors, *, n_bad: int) -> Vectors:
     """
     X, restore = as_matrix(vectors)
     n_bad = MAJORITY.check("meamed", X.shape[0], n_bad)
-    reject_nonfinite(X, "meamed")
-    return restore(mean_around_median(X, X.shape[0] - n_bad))
+    return restore(mean_around_median(sorted_columns(X, "meamed"), X.shape[0] - n_bad))
 
 
-def column_median(X: torch.Tensor) -> torch.Tensor:
-    """Median of each column of X; the average of the two middle values for even n."""
-    n = X.shape[0]
-    if X.device.type == "cpu":
-        return torch.from_numpy(np.asarray(np.median(X.numpy(), axis=0)))
-    lower = torch.kthvalue(X, (n + 1) // 2, dim=0).values
-    if n % 2:
-        return lower
-    return (lower + torch.kthvalue(X, n // 2 + 1, dim=0).values) / 2
+def sorted_columns(X: torch.Tensor, rule: str) -> torch.Tensor:
+    """X sorted along its rows, column by column, with the NaN policy applied for free.
+
+    Sorting puts -inf first and +inf and NaN last, so the first and last sorted rows show whether X
+    holds a non-finite value. numpy's sort on CPU is several times faster than torch's (and than
+    np.median's partition) on (n, d) arrays sorted along n.
+    """
+    S = torch.from_numpy(np.sort(X.numpy(), axis=0)) if X.device.type == "cpu" else torch.sort(X, dim=0).values
+    reject_if_nonfinite(S[[0, -1]], X, rule)
+    return S
 
 
-def mean_around_median(X: torch.Tensor, k: int) -> torch.Tensor:
-    """Per column, the mean of the k values closest to the column median (shared by MeaMed and Bulyan).
+def column_median(S: torch.Tensor) -> torch.Tensor:
+    """Median of each column of the column-sorted S; the average of the two middle values for even n."""
+    n = S.shape[0]
+    return (S[(n - 1) // 2] + S[n // 2]) / 2
+
+
+def mean_around_median(S: torch.Tensor, k: int) -> torch.Tensor:
+    """Per column of the column-sorted S, the mean of the k values closest to its median (MeaMed, Bulyan).
 
     The k closest values of a sorted column ``v`` are a window ``v[s : s + k]``; moving it from s to
     s + 1 trades ``v[s]`` for ``v[s + k]`` and pays off iff ``v[s + k] - m < m - v[s]``. That test is
     monotone in s, so the window starts at the number of s with ``v[s] + v[s + k] < 2 m``; a tie
     keeps the smaller value.
     """
-    n = X.shape[0]
+    n = S.shape[0]
     if k == n:
-        return X.mean(dim=0)
-    S = _sorted_columns(X)
+        return _row_mean(S)
     twice_median = S[(n - 1) // 2] + S[n // 2]
     start = (S[: n - k] + S[k:] < twice_median).sum(dim=0)
-    window = start[None, :] + torch.arange(k, device=X.device)[:, None]
-    return torch.gather(S, 0, window).mean(dim=0)
+    window = start[None, :] + torch.arange(k, device=S.device)[:, None]
+    return _row_mean(torch.gather(S, 0, window))
 
 
-def _sorted_columns(X: torch.Tensor) -> torch.Tensor:
-    if X.device.type == "cpu":
-        return torch.from_numpy(np.sort(X.numpy(), axis=0))
-    return torch.sort(X, dim=0).values
+def _row_mean(S: torch.Tensor) -> torch.Tensor:
+    """Mean of the rows of S as one matrix-vector product (streams S once)."""
+    return torch.full((S.shape[0],), 1.0 / S.shape[0], dtype=S.dtype, device=S.device) @ S

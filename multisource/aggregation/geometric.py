@@ -6,21 +6,11 @@ import warnings
 
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, check_like, nonfinite_error, nonfinite_rows
+from multisource.aggregation.arrays import Vectors, as_matrix, check_like, row_norms_squared
 from multisource.aggregation.registry import AGGREGATORS, register
 from multisource.utils.validation import check_int, check_real
 
 _GM_INITS = ("mean", "zeros")
-
-
-def _row_norms_squared(X: torch.Tensor, rule: str) -> torch.Tensor:
-    """``|x_i|^2`` in float64; a non-finite one rejects its row (the NaN policy at no extra pass)."""
-    sq = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
-    if not bool(torch.isfinite(sq).all()):
-        rows = nonfinite_rows(X)
-        if rows:
-            raise nonfinite_error(rule, rows)
-    return sq
 
 
 def _distances_to(X: torch.Tensor, sq: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -62,7 +52,7 @@ def geometric_median(
     nu = check_real("nu", nu, low=0.0, low_open=True)
     if init not in _GM_INITS:
         raise ValueError(f"init must be one of {list(_GM_INITS)}, got {init!r}")
-    sq = _row_norms_squared(X, "geometric_median")
+    sq = row_norms_squared(X, "geometric_median")
     z = X.mean(dim=0) if init == "mean" else torch.zeros_like(X[0])
     for _ in range(max_iter):
         inv_beta = 1.0 / _distances_to(X, sq, z).clamp_min_(nu)
@@ -99,7 +89,7 @@ def centered_clipping(
     tau = check_real("tau", tau, low=0.0, low_open=True)
     n_iter = check_int("n_iter", n_iter, minimum=1)
     v = torch.zeros_like(X[0]) if center is None else check_like("center", center, X)
-    sq = _row_norms_squared(X, "centered_clipping")
+    sq = row_norms_squared(X, "centered_clipping")
     n = X.shape[0]
     for _ in range(n_iter):
         dist = _distances_to(X, sq, v)
@@ -129,7 +119,7 @@ def fltrust(vectors: Vectors, *, reference: Vectors) -> Vectors:
     norm_g0 = float(torch.linalg.vector_norm(g0.to(torch.float64)))
     if norm_g0 == 0.0:
         raise ValueError("reference must be a non-zero vector: FLTrust scores directions against it")
-    norms = _row_norms_squared(X, "fltrust").sqrt()
+    norms = row_norms_squared(X, "fltrust").sqrt()
     safe = torch.where(norms > 0, norms, 1.0)
     cos = (X @ g0).to(torch.float64) / (safe * norm_g0)
     trust = torch.where(norms > 0, cos.clamp_min(0.0), 0.0)

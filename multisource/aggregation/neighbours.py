@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Restore, Vectors, as_matrix, reject_nonfinite
-from multisource.aggregation.coordinatewise import mean_around_median
+from multisource.aggregation.arrays import Restore, Vectors, as_matrix, reject_if_nonfinite
+from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
 from multisource.aggregation.distances import squared_distances
 from multisource.aggregation.registry import (
     AGGREGATORS,
@@ -40,8 +40,9 @@ def _pairwise(
     """Validated inputs (shape, condition, then NaN policy) and their squared-distance matrix."""
     X, restore = as_matrix(vectors)
     n_bad = condition.check(rule, X.shape[0], n_bad)
-    reject_nonfinite(X, rule)
-    return X, restore, n_bad, squared_distances(X)
+    D = squared_distances(X)
+    reject_if_nonfinite(D, X, rule)
+    return X, restore, n_bad, D
 
 
 @register(AGGREGATORS, "krum", condition=KRUM, paper="Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017")
@@ -100,7 +101,7 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
         idx = torch.tensor(left, device=D.device)
         scores = krum_scores(D[idx][:, idx], min(max(r - n_bad - 2, 1), r - 1))
         selected.append(left.pop(int(torch.argmin(scores))))
-    S = X[torch.tensor(sorted(selected), device=X.device)]
+    S = sorted_columns(X[torch.tensor(sorted(selected), device=X.device)], "bulyan")
     return restore(mean_around_median(S, theta - 2 * n_bad))
 
 
@@ -121,8 +122,8 @@ def monna(vectors: Vectors, *, n_bad: int, idx: int = 0) -> Vectors:
     n = X.shape[0]
     n_bad = MAJORITY.check("monna", n, n_bad)
     idx = check_int("idx", idx, minimum=0, maximum=n - 1)
-    reject_nonfinite(X, "monna")
     dist = squared_distances(X, X[idx : idx + 1])[:, 0]
+    reject_if_nonfinite(dist, X, "monna")
     dist[idx] = 0.0
     order = torch.sort(dist, stable=True).indices
     kept = np.zeros(n, dtype=bool)

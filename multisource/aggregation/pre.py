@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, reject_nonfinite
+from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite, row_norms_squared
 from multisource.aggregation.distances import squared_distances
 from multisource.aggregation.registry import AT_MOST_N, FEWER_THAN_N, PRE_AGGREGATORS, register
 from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
@@ -38,9 +38,10 @@ def nnm(vectors: Vectors, *, n_bad: int) -> Vectors:
     X, restore = as_matrix(vectors)
     n = X.shape[0]
     n_bad = FEWER_THAN_N.check("nnm", n, n_bad)
-    reject_nonfinite(X, "nnm")
+    D = squared_distances(X)
+    reject_if_nonfinite(D, X, "nnm")
     k = n - n_bad
-    nearest = torch.sort(squared_distances(X), dim=1, stable=True).indices[:, :k].cpu().numpy()
+    nearest = torch.sort(D, dim=1, stable=True).indices[:, :k].cpu().numpy()
     W = _averaging(nearest.ravel(), np.repeat(np.arange(n), k), n, X)
     return restore(W @ X)
 
@@ -69,17 +70,17 @@ def bucketing(vectors: Vectors, *, s: int = 1, seed: SeedLike = None) -> Vectors
     X, restore = as_matrix(vectors)
     s = check_int("s", s, minimum=1)
     rng = check_random_state(seed)
-    reject_nonfinite(X, "bucketing")
     n = X.shape[0]
     perm = rng.permutation(n)
-    W = _averaging(perm, np.arange(n) // s, n, X)
-    return restore(W @ X)
+    means = _averaging(perm, np.arange(n) // s, n, X) @ X
+    reject_if_nonfinite(means, X, "bucketing")
+    return restore(means)
 
 
-def _clip_to(X: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:
-    norms = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+def _clip_to(X: torch.Tensor, norms: torch.Tensor, threshold: float) -> torch.Tensor:
+    """A copy of X whose rows of norm above ``threshold`` are scaled down to it."""
     factor = torch.where(norms > threshold, threshold / torch.where(norms > 0, norms, 1.0), 1.0)
-    return X * factor.to(X.dtype)
+    return X * factor.to(X.dtype)[:, None]
 
 
 @register(PRE_AGGREGATORS, "static_clipping", condition=None, options=("c",), paper="static l2 clipping")
@@ -91,8 +92,8 @@ def static_clipping(vectors: Vectors, *, c: float = 2.0) -> Vectors:
     """
     X, restore = as_matrix(vectors)
     c = check_real("c", c, low=0.0)
-    reject_nonfinite(X, "static_clipping")
-    return restore(_clip_to(X, c))
+    norms = row_norms_squared(X, "static_clipping").sqrt()
+    return restore(_clip_to(X, norms, c))
 
 
 @register(
@@ -113,10 +114,9 @@ def arc(vectors: Vectors, *, n_bad: int) -> Vectors:
     X, restore = as_matrix(vectors)
     n = X.shape[0]
     n_bad = AT_MOST_N.check("arc", n, n_bad)
-    reject_nonfinite(X, "arc")
+    norms = row_norms_squared(X, "arc").sqrt()
     k = 2 * n_bad * (n - n_bad) // n
     if k == 0 or k >= n:
         return restore(X.clone())
-    norms = torch.linalg.vector_norm(X, dim=1)
-    threshold = torch.sort(norms).values[n - k - 1]
-    return restore(_clip_to(X, threshold))
+    threshold = float(torch.sort(norms).values[n - k - 1])
+    return restore(_clip_to(X, norms, threshold))

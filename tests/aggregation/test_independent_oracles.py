@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from scipy.linalg import eigh as scipy_eigh
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist, pdist
 
@@ -115,35 +116,42 @@ def test_smea_averages_the_subset_whose_covariance_has_the_smallest_top_eigenval
     np.testing.assert_allclose(agg.smea(X, n_bad=n_bad), expected, rtol=0, atol=1e-12)
 
 
-def _dense_caf(X, n_bad, max_iter):
-    # Allouah, Guerraoui, Stephan (ICML 2025), CAF as written, with the d x d covariance and an exact eigh.
+def _dense_caf(X, n_bad):
+    # Allouah, Guerraoui, Stephan (ICML 2025), CAF with the d x d covariance and an exact eigh, and
+    # the down-weighting normalised over the inputs still weighted (as documented).
     n = len(X)
     c = np.ones(n)
     best, best_mu = np.inf, X.mean(axis=0)
-    for _ in range(max_iter):
-        if c.sum() <= n - 2 * n_bad:
-            break
+    while c.sum() > n - 2 * n_bad:
         mu = c @ X / c.sum()
         eigenvalues, eigenvectors = _covariance_top_eigenvalue(X, c)
         if eigenvalues[-1] < best:
             best, best_mu = eigenvalues[-1], mu
         tau = ((X - mu) @ eigenvectors[:, -1]) ** 2
-        c = c * (1 - tau / tau.max())
+        c = c * (1 - tau / tau[c > 0].max())
     return best_mu
 
 
-@pytest.mark.parametrize(
-    ("n", "n_bad", "seed", "max_iter"),
-    [(5, 1, 0, None), (7, 2, 1, None), (10, 3, 2, None), (12, 4, 3, None), (9, 3, 4, None), (20, 6, 5, 12)],
-)
-def test_caf_filters_as_its_dense_covariance_transcription(n, n_bad, seed, max_iter):
-    # When the top two eigenvalues stay close over hundreds of down-weighting steps (20 inputs, 6
-    # bad), rounding alone can steer two exact implementations apart: compare the first 12 steps.
+@pytest.mark.parametrize(("n", "n_bad", "seed"), [(5, 1, 0), (7, 2, 1), (10, 3, 2), (12, 5, 3), (9, 4, 4), (20, 6, 5)])
+def test_caf_filters_as_its_dense_covariance_transcription(n, n_bad, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 5))
     X[:n_bad] += rng.normal(scale=6.0, size=(n_bad, 5))
-    expected = _dense_caf(X, n_bad, max_iter or 100 * n)
-    np.testing.assert_allclose(agg.caf(X, n_bad=n_bad, max_iter=max_iter), expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(agg.caf(X, n_bad=n_bad), _dense_caf(X, n_bad), rtol=0, atol=1e-9)
+
+
+def test_caf_zeros_one_more_weight_per_step_so_it_ends_within_n_steps(monkeypatch):
+    # 30 inputs, 14 bad: the loop must bring the total weight from 30 to 2; it cannot stall on
+    # inputs already at weight 0 (ByzFL's normalisation would). One eigh call per step.
+    from multisource.aggregation import spectral
+
+    calls = []
+    monkeypatch.setattr(spectral, "eigh", lambda *a, **k: calls.append(1) or scipy_eigh(*a, **k))
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(30, 4))
+    X[:14] += 50.0 * rng.normal(size=(14, 4))
+    np.testing.assert_allclose(agg.caf(X, n_bad=14), _dense_caf(X, 14), rtol=0, atol=1e-9)
+    assert 0 < len(calls) <= 30
 
 
 def test_caf_without_byzantine_inputs_is_the_mean():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -15,7 +16,14 @@ from sklearn.metrics import log_loss
 from multisource.corruption.registry import ATTACKS
 from multisource.data.dataset import MultiSourceDataset
 from multisource.utils.threads import single_threaded_blas
-from multisource.utils.validation import ADVERSARY_SELECTIONS, SeedLike, check_alpha, check_random_state, n_bad_sources
+from multisource.utils.validation import (
+    ADVERSARY_SELECTIONS,
+    SeedLike,
+    check_alpha,
+    check_bad_sources,
+    check_random_state,
+    n_bad_sources,
+)
 
 # Keywords of the attack signature that the Adversary supplies itself.
 _SUPPLIED = ("rng", "n_classes", "image_shape")
@@ -64,6 +72,8 @@ class Adversary:
         "adaptive" corrupts each source alone, refits the learner on the pooled data and picks the
         ``floor(alpha N)`` sources whose corruption raises the fitted model's loss on the clean pooled
         training data the most (no test data is used).
+    bad : the indices of the sources to corrupt, chosen by the user (a fixed set): distinct, fewer
+        than N/2, and exactly ``floor(alpha N)`` of them. None lets ``selection`` choose.
     params : keyword parameters of the attack, e.g. ``{"p": 0.5}``.
     seed : seed or numpy Generator. Each source's corruption uses its own stream drawn from it, so a
         source is corrupted the same way whichever sources are picked.
@@ -75,15 +85,29 @@ class Adversary:
     >>> result = Adversary(0.4, "label_flip", params={"p": 1.0}, seed=0).corrupt(data)
     >>> int(result.bad.sum())
     2
+    >>> Adversary(0.4, "label_flip", bad=[3, 4], seed=0).corrupt(data).bad.tolist()
+    [False, False, False, True, True]
     """
 
     def __init__(
-        self, alpha: float, attack: str, *, selection: str = "fixed", params: dict | None = None, seed: SeedLike = None
+        self,
+        alpha: float,
+        attack: str,
+        *,
+        selection: str = "fixed",
+        bad: list[int] | tuple[int, ...] | None = None,
+        params: dict[str, Any] | None = None,
+        seed: SeedLike = None,
     ) -> None:
         self.alpha = check_alpha(alpha)
         self.attack_fn = ATTACKS.get(attack)
         if selection not in ADVERSARY_SELECTIONS:
             raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {selection!r}")
+        self.bad = None if bad is None else check_bad_sources(bad)
+        if self.bad is not None and selection != "fixed":
+            raise ValueError(
+                f"selection must be 'fixed' when the bad sources are given (bad={list(self.bad)}), got {selection!r}"
+            )
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"params must be a dict of attack parameters or None, got {type(params).__name__}")
         signature = inspect.signature(self.attack_fn).parameters
@@ -111,8 +135,15 @@ class Adversary:
         if not isinstance(dataset, MultiSourceDataset):
             raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")
         learner = _default_learner() if learner is None else learner
-        rng = check_random_state(self.seed)
         n_sources, n_bad = dataset.n_sources, self.n_bad(dataset.n_sources)
+        if self.bad is not None:
+            check_bad_sources(self.bad, n_sources)
+            if len(self.bad) != n_bad:
+                raise ValueError(
+                    f"bad must name floor(alpha N) = {n_bad} sources for alpha={self.alpha} and N={n_sources}, "
+                    f"got {list(self.bad)}"
+                )
+        rng = check_random_state(self.seed)
         source_seeds = rng.integers(2**63 - 1, size=n_sources)
         params = dict(self.params)
         if getattr(self.attack_fn, "omniscient", False) and params.get("coef") is None:
@@ -130,7 +161,9 @@ class Adversary:
             )
 
         scores = None
-        if self.selection == "fixed" or n_bad == 0:
+        if self.bad is not None:
+            bad_ids = np.array(self.bad, dtype=np.int64)
+        elif self.selection == "fixed" or n_bad == 0:
             bad_ids = rng.choice(n_sources, size=n_bad, replace=False)
         else:
             versions = [corrupted(i) for i in range(n_sources)]
@@ -157,5 +190,6 @@ class Adversary:
 
     def __repr__(self) -> str:
         return (
-            f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, params={self.params})"
+            f"Adversary(alpha={self.alpha}, attack={self.attack!r}, selection={self.selection!r}, "
+            f"bad={None if self.bad is None else list(self.bad)}, params={self.params})"
         )

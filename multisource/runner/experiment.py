@@ -155,6 +155,7 @@ def build_point_data(spec: ExperimentSpec, point: GridPoint) -> tuple[MultiSourc
         point.alpha,
         point.attack.name,
         selection=spec.selection,
+        bad=spec.bad,
         params=point.attack.params,
         seed=point.stream("adversary"),
     )

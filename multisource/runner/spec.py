@@ -19,6 +19,8 @@ Example (``experiments/quickstart.toml``)::
     name = "label_flip"
     params = {p = 1.0}
 
+An optional ``[adversary]`` table sets ``selection = "fixed" | "adaptive"`` (default fixed) or names
+the bad sources itself, ``bad = [3, 4]`` (then every positive alpha must give ``floor(alpha N) = 2``).
 Rules and attacks are a name or a table ``{name, params, label}``; the label (default: the name,
 followed by the parameters when there are any) is what reports show and must be unique.
 A rule's registered record says what it needs and completes its parameters from the grid point
@@ -45,7 +47,14 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser as the tomli backport
     import tomli as tomllib  # type: ignore[import-not-found]
 
-from multisource.utils.validation import ADVERSARY_SELECTIONS, check_alpha, check_int, check_real, n_bad_sources
+from multisource.utils.validation import (
+    ADVERSARY_SELECTIONS,
+    check_alpha,
+    check_bad_sources,
+    check_int,
+    check_real,
+    n_bad_sources,
+)
 
 RULE_KINDS = ("filter", "baseline", "parameter_aggregator", "prediction_aggregator")
 
@@ -132,6 +141,8 @@ class ExperimentSpec:
     alphas : fractions of corrupted sources, each in [0, 1/2); ``floor(alpha N)`` sources are bad.
     attacks : attacks of ``multisource.corruption.ATTACKS`` (run for every alpha > 0).
     selection : how the adversary picks its sources, "fixed" or "adaptive".
+    bad : the indices of the sources the adversary corrupts, chosen by the user (``[adversary] bad``);
+        every positive alpha must then give ``floor(alpha N) = len(bad)``.
     rules : filtering rules, baselines and aggregators to compare.
     learner : a learner for ``multisource.learners.make_learner``.
     discrepancy : the ``multisource.discrepancy.pairwise`` estimator and its parameters.
@@ -154,6 +165,7 @@ class ExperimentSpec:
     n_test: int | float = 0.25
     standardize: bool = True
     selection: str = "fixed"
+    bad: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -169,12 +181,25 @@ class ExperimentSpec:
             if not value:
                 raise ValueError(f"{what} must not be empty, got {list(value)}")
             object.__setattr__(self, what, value)
+        self._check_alphas()
+        for seed in self.seeds:
+            check_int("seeds[]", seed, minimum=0)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
+        for what in ("attacks", "rules"):
+            labels = [c.label for c in getattr(self, what)]
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"{what} labels must be unique, got {labels}; give duplicates a 'label'")
+        self._check_adversary()
+        self._check_names()
+
+    def _check_alphas(self) -> None:
+        """Distinct alphas in [0, 1/2), each with its own number of bad sources (reports are indexed by it)."""
         object.__setattr__(self, "alphas", tuple(check_alpha(a, "alphas[]") for a in self.alphas))
         if len(set(self.alphas)) != len(self.alphas):
             raise ValueError(f"alphas must be distinct, got {list(self.alphas)}")
-        # Reports are indexed by the number of bad sources floor(alpha N): it must identify the alpha.
         n_bad = [n_bad_sources(a, self.n_sources) for a in self.alphas]
-        if any(a > 0 and k == 0 for a, k in zip(self.alphas, n_bad, strict=True)):
+        if any(a > 0 and count == 0 for a, count in zip(self.alphas, n_bad, strict=True)):
             raise ValueError(
                 f"alphas {list(self.alphas)} include a positive alpha with floor(alpha N) = 0 bad sources "
                 f"for N = {self.n_sources}; use alpha = 0 for the clean setting"
@@ -184,17 +209,22 @@ class ExperimentSpec:
                 f"alphas {list(self.alphas)} give the same number of bad sources floor(alpha N) = {n_bad} "
                 f"for N = {self.n_sources}; keep one alpha per number of bad sources"
             )
-        for seed in self.seeds:
-            check_int("seeds[]", seed, minimum=0)
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {list(self.seeds)}")
-        for what in ("attacks", "rules"):
-            labels = [c.label for c in getattr(self, what)]
-            if len(set(labels)) != len(labels):
-                raise ValueError(f"{what} labels must be unique, got {labels}; give duplicates a 'label'")
+
+    def _check_adversary(self) -> None:
+        """A known selection; user-chosen bad sources fit N and have the size every positive alpha asks for."""
         if self.selection not in ADVERSARY_SELECTIONS:
             raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {self.selection!r}")
-        self._check_names()
+        if self.bad is None:
+            return
+        object.__setattr__(self, "bad", check_bad_sources(self.bad, self.n_sources))
+        if self.selection != "fixed":
+            raise ValueError(f"selection must be 'fixed' when [adversary] bad is given, got {self.selection!r}")
+        wrong = [a for a in self.alphas if a > 0 and n_bad_sources(a, self.n_sources) != len(self.bad)]
+        if wrong:
+            raise ValueError(
+                f"alphas must give floor(alpha N) = {len(self.bad)} bad sources, the size of bad = {list(self.bad)}, "
+                f"for N = {self.n_sources}; got {wrong}"
+            )
 
     def _check_names(self) -> None:
         """Unknown data sets, splits, attacks, rules and learners fail here, before any work is done."""
@@ -244,7 +274,7 @@ class ExperimentSpec:
             {"dataset", "n_sources", "m"},
         )
         adversary = dict(table.get("adversary", {}))
-        _check_keys("[adversary]", adversary, {"selection"})
+        _check_keys("[adversary]", adversary, {"selection", "bad"})
         for key in ("alphas", "seeds", "rules", "attacks"):
             if not isinstance(table[key], list):
                 raise TypeError(f"{key} must be a list, got {table[key]!r}")
@@ -261,6 +291,7 @@ class ExperimentSpec:
             alphas=tuple(table["alphas"]),
             attacks=tuple(Component.parse("attacks[]", a) for a in table["attacks"]),
             selection=adversary.get("selection", "fixed"),
+            bad=adversary.get("bad"),
             rules=tuple(Component.parse("rules[]", r) for r in table["rules"]),
             learner=Component.parse("learner", table.get("learner", "logreg")),
             discrepancy=Component.parse("discrepancy", table.get("discrepancy", "linear")),
@@ -269,7 +300,11 @@ class ExperimentSpec:
 
     # ---- identity ---------------------------------------------------------------------------------
     def setting(self) -> dict[str, Any]:
-        """Everything that fixes a grid point's result apart from the grid axes (attack, alpha, seed, rule)."""
+        """Everything that fixes a grid point's result apart from the grid axes (attack, alpha, seed, rule).
+
+        ``bad`` enters only when it is given, so the settings of specs without it keep their hashes.
+        """
+        chosen = {} if self.bad is None else {"bad": list(self.bad)}
         return {
             "dataset": self.dataset,
             "dataset_params": self.dataset_params,
@@ -282,6 +317,7 @@ class ExperimentSpec:
             "selection": self.selection,
             "learner": self.learner.key(),
             "discrepancy": self.discrepancy.key(),
+            **chosen,
         }
 
     def setting_hash(self) -> str:

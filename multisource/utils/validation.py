@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -99,3 +100,20 @@ def n_bad_sources(alpha: object, n_sources: object) -> int:
     alpha = check_alpha(alpha)
     n_sources = check_int("n_sources", n_sources, minimum=1)
     return math.floor(alpha * n_sources + 1e-9)
+
+
+def check_bad_sources(bad: object, n_sources: int | None = None) -> tuple[int, ...]:
+    """A user-chosen set of bad sources: distinct source indices, and with ``n_sources`` = N given, in
+    [0, N) and fewer than N/2 of them (the adversary controls a minority, ``docs/bounds.md``)."""
+    if isinstance(bad, str | bytes) or not isinstance(bad, Iterable):
+        raise TypeError(f"bad must be a list of source indices, got {bad!r}")
+    indices = tuple(check_int("bad[]", i, minimum=0) for i in bad)
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"bad must hold distinct source indices, got {list(indices)}")
+    if n_sources is not None:
+        n_sources = check_int("n_sources", n_sources, minimum=1)
+        if any(i >= n_sources for i in indices):
+            raise ValueError(f"bad must hold source indices in [0, {n_sources}), got {list(indices)}")
+        if 2 * len(indices) >= n_sources:
+            raise ValueError(f"bad must name fewer than N/2 = {n_sources / 2} sources, got {len(indices)}")
+    return indices

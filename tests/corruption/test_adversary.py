@@ -48,8 +48,9 @@ def _skewed_binary_sources() -> MultiSourceDataset:
     y[20:30] = 1
     y[40:50] = 1
     X = np.where(y[:, None] == 1, 1.5, -1.5) + rng.standard_normal((60, 2))
-    return MultiSourceDataset(X=X, y=y, source=np.repeat(np.arange(6), 10), X_test=X[:5], y_test=y[:5],
-                              n_classes=2, n_sources=6)
+    return MultiSourceDataset(
+        X=X, y=y, source=np.repeat(np.arange(6), 10), X_test=X[:5], y_test=y[:5], n_classes=2, n_sources=6
+    )
 
 
 def test_adaptive_selection_picks_the_sources_whose_corruption_hurts_the_learner_most():
@@ -122,3 +123,45 @@ def test_corrupt_refuses_plain_arrays_and_bad_attack_parameters(wine):
         Adversary(0.2, "label_flip", params={"p": 1.2}).corrupt(wine)
     with pytest.raises(ValueError, match="needs image data"):
         Adversary(0.2, "blur").corrupt(wine)
+
+
+def test_a_chosen_bad_set_corrupts_exactly_those_sources(wine):
+    result = Adversary(0.3, "label_flip", bad=[5, 1], seed=2).corrupt(wine)
+    np.testing.assert_array_equal(np.flatnonzero(result.bad), [1, 5])
+    changed = np.array([np.any(result.dataset.y[wine.source == i] != wine.y[wine.source == i]) for i in range(7)])
+    np.testing.assert_array_equal(changed, result.bad)
+    # label_flip (default p = 1) changes every label of a bad source.
+    for i in (1, 5):
+        assert np.all(result.dataset.y[wine.source == i] != wine.y[wine.source == i])
+
+
+@pytest.mark.parametrize(
+    "bad, alpha, error, match",
+    [
+        ([1, 1], 0.3, ValueError, r"bad must hold distinct source indices, got \[1, 1\]"),
+        ([-1, 2], 0.3, ValueError, "bad\\[\\] must be >= 0, got -1"),
+        ([1.5, 2], 0.3, TypeError, "bad\\[\\] must be an integer"),
+        ("12", 0.3, TypeError, "bad must be a list of source indices"),
+    ],
+)
+def test_a_malformed_bad_set_is_refused_at_construction(bad, alpha, error, match):
+    with pytest.raises(error, match=match):
+        Adversary(alpha, "label_flip", bad=bad)
+
+
+@pytest.mark.parametrize(
+    "bad, alpha, match",
+    [
+        ([2, 7], 0.3, r"bad must hold source indices in \[0, 7\), got \[2, 7\]"),
+        ([0, 1, 2, 3], 0.49, r"bad must name fewer than N/2 = 3.5 sources, got 4"),
+        ([0, 1, 2], 0.3, r"bad must name floor\(alpha N\) = 2 sources for alpha=0.3 and N=7, got \[0, 1, 2\]"),
+    ],
+)
+def test_a_bad_set_that_does_not_fit_the_dataset_is_refused_before_any_corruption(wine, bad, alpha, match):
+    with pytest.raises(ValueError, match=match):
+        Adversary(alpha, "label_flip", bad=bad).corrupt(wine)
+
+
+def test_a_chosen_bad_set_is_a_fixed_set():
+    with pytest.raises(ValueError, match="selection must be 'fixed' when the bad sources are given"):
+        Adversary(0.3, "label_flip", selection="adaptive", bad=[0, 1])

@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from multisource.runner import Component, ExperimentSpec
+from multisource.runner import Component, ExperimentSpec, grid_points
+from multisource.runner.experiment import build_point_data
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "experiments" / "quickstart.toml"
 
@@ -55,6 +57,14 @@ def test_setting_hash_ignores_grid_axes_but_not_the_setting(write_spec):
         ("n_sources = 5\n", "", "\\[data\\]: missing required keys \\['n_sources'\\]"),
         ("[data]", "[data", "invalid TOML"),
         ("[data]", '[adversary]\nselection = "random"\n\n[data]', "selection must be one of \\('fixed', 'adaptive'\\)"),
+        (
+            "[data]",
+            "[adversary]\nbad = [1, 2]\n\n[data]",
+            "alphas must give floor\\(alpha N\\) = 2 bad sources.*got \\[0.2\\]",
+        ),
+        ("[data]", "[adversary]\nbad = [1, 5]\n\n[data]", "bad must hold source indices in \\[0, 5\\)"),
+        ("[data]", '[adversary]\nbad = [1]\nselection = "adaptive"\n\n[data]', "selection must be 'fixed' when"),
+        ("[data]", "[adversary]\nchosen = [1]\n\n[data]", "\\[adversary\\]: unknown keys \\['chosen'\\]"),
     ],
 )
 def test_bad_specs_raise_clear_errors(write_spec, old, new, message):
@@ -71,3 +81,17 @@ def test_missing_spec_file_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("name", ["quickstart", "digits_images", "compressed_learner", "excess_risk_vs_m"])
 def test_bundled_experiment_specs_are_valid(name):
     assert ExperimentSpec.from_toml(QUICKSTART.parent / f"{name}.toml").name == name
+
+
+def test_a_spec_that_names_the_bad_sources_corrupts_those_and_has_its_own_setting(write_spec):
+    chosen = ExperimentSpec.from_toml(write_spec(("[data]", "[adversary]\nbad = [3]\n\n[data]")))
+    assert chosen.bad == (3,)
+    assert chosen.setting_hash() != ExperimentSpec.from_toml(write_spec()).setting_hash()
+    point = next(p for p in grid_points(chosen) if p.alpha > 0)
+    _, bad = build_point_data(chosen, point)
+    np.testing.assert_array_equal(np.flatnonzero(bad), [3])
+
+
+def test_the_setting_of_a_spec_without_bad_sources_is_unchanged(tiny_spec_path):
+    # The hash this spec had before [adversary] bad existed: stores written then still resume.
+    assert ExperimentSpec.from_toml(tiny_spec_path).setting_hash() == "f645203e115d50fe"

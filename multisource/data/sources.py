@@ -10,7 +10,7 @@ import numpy as np
 from multisource.data.dataset import MultiSourceDataset
 from multisource.data.labeled import LabeledData
 from multisource.data.loaders import load_dataset
-from multisource.data.splits import SPLITS, NaturalSources, Split, stratified_holdout
+from multisource.data.splits import SPLITS, NaturalSources, Split, source_order, stratified_holdout
 from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
 
 
@@ -71,9 +71,8 @@ def _natural_sources(
     if data.groups is None or data.group_names is None:
         raise ValueError(f"this split takes the sources from the data's groups, and {data.name!r} has none")
     natural: NaturalSources = split.deal(data.groups[pool_rows], data.group_names, **split_params)
-    kept = np.flatnonzero(natural.source >= 0)
-    kept = kept[np.argsort(natural.source[kept], kind="stable")]
-    return pool_rows[kept], natural.source[kept], natural.names
+    order = source_order(natural.source)
+    return pool_rows[order], natural.source[order], natural.names
 
 
 def _simulated_sources(

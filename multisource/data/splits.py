@@ -196,6 +196,12 @@ def natural_sources(
     return NaturalSources(source=new_id[groups], names=kept_names)
 
 
+def source_order(source: np.ndarray) -> np.ndarray:
+    """Indices of the rows with a source (id >= 0), ordered by source id; each source keeps its row order."""
+    kept = np.flatnonzero(source >= 0)
+    return kept[np.argsort(source[kept], kind="stable")]
+
+
 def stratified_holdout(strata: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """(n,) bool mask of held-out rows: ``floor(fraction * n_k + 1/2)`` random rows of each stratum k.
 

@@ -20,12 +20,13 @@ try:
     import pandas as pd
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("tables need pandas: pip install 'multisource[tables]'") from None
+from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.data.labeled import LabeledData
-from multisource.data.splits import check_small_sources, natural_sources, stratified_holdout
+from multisource.data.splits import check_small_sources, natural_sources, source_order, stratified_holdout
 from multisource.utils.validation import SeedLike, check_finite_array, check_random_state, check_real
 
 MISSING_POLICIES = ("error", "drop", "impute")
@@ -185,25 +186,34 @@ def _impute(
 
 
 def _encoder(numeric: list[str], categorical: list[str], standardize: bool) -> ColumnTransformer:
-    """Numeric columns (scaled or passed through) first, then the one-hot columns of each categorical one."""
-    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+    """Numeric columns (scaled or passed through) first, then the one-hot columns of each categorical one.
+
+    The parts are stacked as one sparse matrix and made dense once (:func:`_dense`): stacking dense
+    parts costs a copy of a column-major block and a second full-size array.
+    """
+    onehot = OneHotEncoder(handle_unknown="ignore", dtype=np.float64)
     return ColumnTransformer(
         [
             ("numeric", StandardScaler() if standardize else "passthrough", numeric),
             ("categorical", onehot, categorical),
         ],
+        sparse_threshold=1.0,
         verbose_feature_names_out=False,
     )
 
 
+def _dense(encoded: Any) -> np.ndarray:
+    return encoded.toarray() if sparse.issparse(encoded) else np.asarray(encoded, dtype=np.float64)
+
+
 def _as_categories(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """Categorical columns as strings, so mixed kinds (True, 'a', 3) encode as one vocabulary."""
-    if not categorical:
-        return frame
-    return frame.assign(**{c: frame[c].astype(str).astype(object) for c in categorical})
+    """Categorical columns that are not all strings (bools, categories, mixed kinds such as True, 'a', 3)
+    as strings, so each encodes as one sorted vocabulary; string columns are left as they are."""
+    other = [c for c in categorical if pd.api.types.infer_dtype(frame[c], skipna=False) != "string"]
+    return frame.assign(**{c: frame[c].astype(str).astype(object) for c in other}) if other else frame
 
 
-def _assemble(
+def _dataset(
     X: np.ndarray,
     y: np.ndarray,
     source: np.ndarray,
@@ -215,12 +225,10 @@ def _assemble(
     feature_names: tuple[str, ...] | None,
     name: str,
 ) -> MultiSourceDataset:
-    """The dataset with its training rows ordered by source (stable: each source keeps its row order)."""
-    order = np.argsort(source, kind="stable")
     return MultiSourceDataset(
-        X=X[order],
-        y=y[order],
-        source=source[order],
+        X=X,
+        y=y,
+        source=source,
         X_test=X_test,
         y_test=y_test,
         n_classes=len(classes),
@@ -306,15 +314,17 @@ def dataset_from_frame(
     if isinstance(test, pd.DataFrame):
         test_frame = _apply_missing(test_frame, target, columns, missing, "test")
     source_ids, source_names = _sources(train[source], "source", min_size, small)
-    train, source_ids = train[source_ids >= 0], source_ids[source_ids >= 0]
+    # Ordering the rows by source before encoding spares a copy of the (wider) encoded matrix.
+    order = source_order(source_ids)
+    train, source_ids = train.iloc[order], source_ids[order]
     numeric, categorical = _column_kinds(train, columns)
     if missing == "impute":
         train, test_frame = _impute(train, test_frame, numeric, categorical)
     y, y_test, classes = _label_codes(train[target], test_frame[target], "target")
     encoder = _encoder(numeric, categorical, standardize)
-    X = encoder.fit_transform(_as_categories(train[columns], categorical))
-    X_test = encoder.transform(_as_categories(test_frame[columns], categorical))
-    return _assemble(
+    X = _dense(encoder.fit_transform(_as_categories(train[columns], categorical)))
+    X_test = _dense(encoder.transform(_as_categories(test_frame[columns], categorical)))
+    return _dataset(
         X,
         y,
         source_ids,
@@ -355,16 +365,16 @@ def dataset_from_arrays(
     if X_test.shape[1] != X.shape[1]:
         raise ValueError(f"X has {X.shape[1]} features but X_test has {X_test.shape[1]}")
     source_ids, source_names = _sources(source, "source", min_size, small)
-    kept = source_ids >= 0
-    y_codes, y_test_codes, classes = _label_codes(y[kept], y_test, "y")
-    X = X[kept]
+    order = source_order(source_ids)
+    y_codes, y_test_codes, classes = _label_codes(y[order], y_test, "y")
+    X = X[order]
     if standardize:
         scaler = StandardScaler().fit(X)
         X, X_test = scaler.transform(X), scaler.transform(X_test)
-    return _assemble(
+    return _dataset(
         X,
         y_codes,
-        source_ids[kept],
+        source_ids[order],
         X_test,
         y_test_codes,
         classes=classes,
@@ -403,7 +413,7 @@ def labeled_from_frame(
     y, classes = _codes(frame[target])
     numeric, categorical = _column_kinds(frame, columns)
     encoder = _encoder(numeric, categorical, standardize=False)
-    X = encoder.fit_transform(_as_categories(frame[columns], categorical))
+    X = _dense(encoder.fit_transform(_as_categories(frame[columns], categorical)))
     groups, group_names = _sources(frame[group], "group", 1, "drop") if group is not None else (None, None)
     return LabeledData(
         X=X,

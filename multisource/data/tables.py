@@ -178,7 +178,8 @@ def _impute(
     train: pd.DataFrame, test: pd.DataFrame, numeric: list[str], categorical: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fill NaN with the training median (numeric) or most frequent value (categorical)."""
-    fill = {**train[numeric].median().to_dict(), **{c: train[c].mode().iloc[0] for c in categorical}}
+    modes = {c: train[c].mode() for c in categorical}  # empty when a column has no value at all
+    fill = {**train[numeric].median().to_dict(), **{c: m.iloc[0] if len(m) else np.nan for c, m in modes.items()}}
     empty = [c for c, v in fill.items() if pd.isna(v)]
     if empty:
         raise ValueError(f"missing='impute' cannot fill column(s) {empty}: no training row has a value")

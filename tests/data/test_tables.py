@@ -380,3 +380,15 @@ def test_dataset_refuses_names_of_the_wrong_length():
             n_sources=2,
             source_names=("a",),
         )
+
+
+def test_impute_refuses_a_column_without_any_training_value():
+    frame = _clinics().assign(colour=None)
+    with pytest.raises(ValueError, match=r"cannot fill column\(s\) \['colour'\]"):
+        MultiSourceDataset.from_frame(frame, target="label", source="clinic", test="split", missing="impute")
+
+
+def test_a_date_column_is_refused_by_name():
+    frame = _clinics().drop(index=[2, 9]).assign(seen=pd.Timestamp("2020-01-01"))
+    with pytest.raises(TypeError, match="feature column 'seen' has dtype datetime64"):
+        MultiSourceDataset.from_frame(frame, target="label", source="clinic", test="split")

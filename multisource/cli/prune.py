@@ -10,12 +10,13 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from multisource.compress.records import LayerRecord
+    from multisource.compress.records import LayerRecord, PruneReport
 
 from multisource.compress.masks import parse_nm
 
@@ -76,15 +77,6 @@ def main(args: argparse.Namespace) -> int:
         calib = calibration_windows(tokenizer, corpora, n_windows=n_windows, seqlen=args.seqlen, seed=args.seed)
         evals = {c: corpus_tokens(tokenizer, c, "eval", max_tokens=args.eval_tokens) for c in TEXT_CORPORA}
         dense = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
-        counter = iter(range(1, 10**9))
-
-        def progress(record: LayerRecord) -> None:
-            print(
-                f"[{next(counter):4d}] {record.name:45s} {record.shape[0]}x{record.shape[1]:<5d} "
-                f"sparsity {record.sparsity:.3f}  error {record.error:.4g}  {record.seconds:.2f}s",
-                flush=True,
-            )
-
         report = prune_model(
             model,
             calib,
@@ -96,16 +88,40 @@ def main(args: argparse.Namespace) -> int:
             calibration_name=describe_calibration(corpora),
             device=args.device,
             progress=False,
-            callback=progress,
+            callback=_progress_printer(),
         )
         pruned = {c: perplexity(model, evals[c], seqlen=args.seqlen) for c in TEXT_CORPORA}
     except (ValueError, TypeError, ImportError, FileNotFoundError) as error:
         print(f"multisource prune: error: {error}", file=sys.stderr)
         return 2
+    _print_summary(args, report, len(calib), dense, pruned)
+    if args.out:
+        print(f"saved to {save_pruned(model, args.out, tokenizer)}")
+    return 0
+
+
+def _progress_printer() -> Callable[[LayerRecord], None]:
+    """One numbered line per pruned layer, printed as soon as the layer is done."""
+    counter = iter(range(1, 10**9))
+
+    def progress(record: LayerRecord) -> None:
+        print(
+            f"[{next(counter):4d}] {record.name:45s} {record.shape[0]}x{record.shape[1]:<5d} "
+            f"sparsity {record.sparsity:.3f}  error {record.error:.4g}  {record.seconds:.2f}s",
+            flush=True,
+        )
+
+    return progress
+
+
+def _print_summary(
+    args: argparse.Namespace, report: PruneReport, n_windows: int, dense: dict[str, float], pruned: dict[str, float]
+) -> None:
+    """The target, calibration, layers not pruned, the time split and the perplexity table."""
     target = args.pattern or f"{args.sparsity:g}"
     print(
         f"\n{args.method} {target}{f' + {args.bits}-bit' if args.bits else ''}, calibration: "
-        f"{report.calibration} ({len(calib)} x {args.seqlen} tokens), sparsity {report.sparsity:.3f}"
+        f"{report.calibration} ({n_windows} x {args.seqlen} tokens), sparsity {report.sparsity:.3f}"
     )
     for name, reason in report.skipped.items():
         print(f"not pruned: {name} ({reason})")
@@ -114,11 +130,8 @@ def main(args: argparse.Namespace) -> int:
         f"solves {report.solve_seconds:.1f}s)"
     )
     print("| held-out corpus | dense ppl | pruned ppl |\n|---|---|---|")
-    for c in TEXT_CORPORA:
-        print(f"| {c} | {dense[c]:.3f} | {pruned[c]:.3f} |")
-    if args.out:
-        print(f"saved to {save_pruned(model, args.out, tokenizer)}")
-    return 0
+    for corpus, value in dense.items():
+        print(f"| {corpus} | {value:.3f} | {pruned[corpus]:.3f} |")
 
 
 def _load_folder(path: str, device: str) -> tuple[nn.Module, Any]:

@@ -17,6 +17,7 @@ from multisource.compress.masks import check_nm, check_sparsity, parse_nm
 from multisource.compress.quant import check_bits
 
 Pattern = str | tuple[int, int] | None
+NON_FINITE_H = "H contains NaN or infinite values (check the calibration inputs)"
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,13 @@ def reconstruction_error(W: torch.Tensor, W_new: torch.Tensor, H: torch.Tensor |
     return float(((delta @ H) * delta).sum() / 2)
 
 
-def check_layer_inputs(W: torch.Tensor, H: torch.Tensor | None, target: PruneTarget) -> None:
+def check_layer_inputs(W: torch.Tensor, H: torch.Tensor | None, target: PruneTarget, *, full_h: bool = True) -> None:
     """W 2-D, floating and finite; H, when given, finite and square with one row per column of W; a mask of W's shape.
 
     NaN or inf in W or H would otherwise come out as NaN weights (or a Cholesky failure far from
-    its cause), so they are refused here, before any work.
+    its cause), so they are refused here, before any work. ``full_h=False`` checks only the
+    diagonal of H, for a solver whose factorization fails on any other non-finite entry it reads
+    and then says so (``damped_inverse_cholesky``), which saves a pass over H.
     """
     if not isinstance(W, torch.Tensor) or W.ndim != 2 or not W.is_floating_point():
         raise ValueError(f"W must be a 2-D floating tensor (rows x columns), got {getattr(W, 'shape', W)!r}")
@@ -138,7 +141,7 @@ def check_layer_inputs(W: torch.Tensor, H: torch.Tensor | None, target: PruneTar
             raise ValueError(
                 f"H must have shape {(W.shape[1], W.shape[1])} for W of shape {tuple(W.shape)}, got {tuple(H.shape)}"
             )
-        if not bool(torch.isfinite(H).all()):
-            raise ValueError("H contains NaN or infinite values (check the calibration inputs)")
+        if not bool(torch.isfinite(H if full_h else torch.diag(H)).all()):
+            raise ValueError(NON_FINITE_H)
     if target.mask is not None and target.mask.shape != W.shape:
         raise ValueError(f"mask must have the shape of W {tuple(W.shape)}, got {tuple(target.mask.shape)}")

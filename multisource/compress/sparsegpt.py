@@ -24,15 +24,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
-from multisource.compress.layer import LayerResult, Pattern, PruneTarget, check_layer_inputs, check_target
+from multisource.compress.layer import (
+    NON_FINITE_H,
+    LayerResult,
+    Pattern,
+    PruneTarget,
+    check_layer_inputs,
+    check_target,
+)
 from multisource.compress.masks import lowest_mask
 from multisource.compress.methods import layer_pruner
 from multisource.compress.quant import QuantGrid, minmax_grid, quantize
+from multisource.utils.threads import limit_threads
 from multisource.utils.validation import check_int, check_real
 
 MAX_PERCDAMP = 1.0
@@ -57,21 +64,6 @@ class SparseGPTOptions:
     def __post_init__(self) -> None:
         check_int("blocksize", self.blocksize, minimum=1)
         check_real("percdamp", self.percdamp, low=0.0)
-
-
-@contextlib.contextmanager
-def _one_cpu_thread() -> Iterator[None]:
-    """Run the column loop's many tiny ops on one CPU thread.
-
-    Each op is far too small to split; with several threads OpenMP spends its time in barriers,
-    which on a shared machine made the loop up to 30x slower (2 threads vs 1, measured).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _select_nm_group(W1: torch.Tensor, d_sq: torch.Tensor, mask1: torch.Tensor, i: int, nm: tuple[int, int]) -> None:
@@ -109,7 +101,7 @@ def _prune_block_columns(
             q = quantize(q, grid)  # q(0) == 0: pruned weights stay exactly zero
         Q1[:, i] = q
         err = (w - q) / d[i]
-        W1[:, i:] -= torch.outer(err, Hinv1[i, i:])
+        W1[:, i:].addmm_(err.unsqueeze(1), Hinv1[i, i:].unsqueeze(0), alpha=-1)  # in place: no outer product buffer
         Err1[:, i] = err
     return Q1, Err1
 
@@ -117,7 +109,8 @@ def _prune_block_columns(
 def damped_inverse_cholesky(H: torch.Tensor, percdamp: float) -> tuple[torch.Tensor, float]:
     """Upper Cholesky factor ``U`` of ``(H + lambda I)^-1`` with ``lambda = percdamp * mean(diag H)``.
 
-    When ``H + lambda I`` is not numerically positive definite, ``percdamp`` is raised to
+    A zero diagonal entry (an input no calibration token activates) counts as 1, so H stays
+    invertible. When ``H + lambda I`` is not numerically positive definite, ``percdamp`` is raised to
     ``max(10 * percdamp, 0.01)`` and the factorization retried, up to ``percdamp = 1``. LAPACK's
     Cholesky stops at the first non-positive or NaN pivot, and a NaN or inf anywhere in the factor
     reaches a later pivot, so a successful factor is finite; only its diagonal is checked again.
@@ -127,14 +120,18 @@ def damped_inverse_cholesky(H: torch.Tensor, percdamp: float) -> tuple[torch.Ten
     (U, percdamp_used)
     """
     percdamp = check_real("percdamp", percdamp, low=0.0)
-    mean_diag = torch.mean(torch.diag(H))
-    eye = torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
+    dead = (torch.diag(H) == 0).to(H.dtype)
+    mean_diag = torch.mean(torch.diag(H) + dead)
     while True:
-        L, info = torch.linalg.cholesky_ex(H + percdamp * mean_diag * eye)
+        damped = H.clone()
+        damped.diagonal().add_(dead + percdamp * mean_diag)
+        L, info = torch.linalg.cholesky_ex(damped)
         if info.item() == 0:
             U, info = torch.linalg.cholesky_ex(torch.cholesky_inverse(L), upper=True)
             if info.item() == 0 and bool(torch.isfinite(torch.diag(U)).all()):
                 return U, percdamp
+        if not bool(torch.isfinite(H).all()):
+            raise ValueError(NON_FINITE_H)
         if percdamp >= MAX_PERCDAMP:
             raise ValueError(
                 f"the Hessian is not positive definite even with damping percdamp={percdamp} "
@@ -199,12 +196,13 @@ def sparsegpt_pruner(
     """The registered SparseGPT layer pruner: ``sparsegpt_prune_layer`` on a validated target and options."""
     if H is None:
         raise ValueError("sparsegpt needs the input Hessian H")
-    check_layer_inputs(W, H, target)
+    check_layer_inputs(W, H, target, full_h=False)
     if H.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"H must be float32 or float64, got {H.dtype}")
     check_blocksize(target, options)
     start = time.perf_counter()
-    threads = _one_cpu_thread() if H.device.type == "cpu" else contextlib.nullcontext()
+    # The column loop's many tiny ops are far too small to split: on CPU, one thread (limit_threads).
+    threads = limit_threads(1, blas=False) if H.device.type == "cpu" else contextlib.nullcontext()
     with threads:
         weight, mask, error, percdamp_used = _sparsegpt(W, H, target, options)
     return LayerResult(
@@ -219,27 +217,26 @@ def _sparsegpt(
 
     The error needs no pass over H: the solve's total change is ``dW = Err U`` (every column's
     update is ``err_j U[j, :]``) and ``U (H + lambda I) U^T = I``, so ``tr(dW (H + lambda I) dW^T) =
-    ||Err||_F^2`` (the official code's summed ``Losses``); the undamped error subtracts
-    ``lambda ||dW||^2`` and the unit diagonal given to dead columns.
+    ||Err||_F^2`` (the official code's summed ``Losses``); the undamped error subtracts ``lambda ||dW||^2``.
     """
     out_dtype, out_device = W.dtype, W.device
     rows, columns = W.shape
-    W = W.to(device=H.device, dtype=H.dtype).clone(memory_format=torch.contiguous_format)
+    W_start = W.to(device=H.device, dtype=H.dtype)  # no copy when dtype and device match; never written
+    W = W_start.clone(memory_format=torch.contiguous_format)
     grid = minmax_grid(W, target.bits) if target.bits is not None else None
-    # A column no calibration token ever activates has no effect on the output: drop it and give
-    # H a unit diagonal there so it stays invertible.
-    H = H.clone()
+    # A column no calibration token ever activates has no effect on the output: drop it (its H
+    # diagonal counts as 1 in the factorization, see damped_inverse_cholesky).
     dead = torch.diag(H) == 0
-    H[dead, dead] = 1
-    W[:, dead] = 0
-    W_start = W.clone()
+    if bool(dead.any()):
+        W[:, dead] = 0
+        W_start = W.clone()
     U, percdamp_used = damped_inverse_cholesky(H, options.percdamp)
-    if target.mask is None:
-        mask = torch.zeros(rows, columns, dtype=torch.bool, device=H.device)
-    else:
-        mask = target.mask.to(H.device, copy=True)
+    mask = torch.zeros(rows, columns, dtype=torch.bool, device=H.device)
+    if target.mask is not None:
+        mask |= target.mask.to(H.device)
     select = target.mask is None and target.nm is None and target.sparsity > 0
     err_sq = torch.zeros((), dtype=H.dtype, device=H.device)
+    delta_sq = torch.zeros((), dtype=H.dtype, device=H.device)
     for i1 in range(0, columns, options.blocksize):
         i2 = min(i1 + options.blocksize, columns)
         W1 = W[:, i1:i2].clone()
@@ -249,10 +246,10 @@ def _sparsegpt(
             mask1 |= lowest_mask(W1**2 / torch.diag(Hinv1) ** 2, target.sparsity)
         Q1, Err1 = _prune_block_columns(W1, Hinv1, mask1, target.nm, grid)
         W[:, i1:i2] = Q1
-        W[:, i2:] -= Err1 @ U[i1:i2, i2:]
+        W[:, i2:].addmm_(Err1, U[i1:i2, i2:], alpha=-1)
         err_sq += Err1.square().sum()
-    delta = W_start - W
-    damp = percdamp_used * torch.mean(torch.diag(H))
-    error = (err_sq - damp * delta.square().sum() - delta[:, dead].square().sum()) / 2
+        delta_sq += (W_start[:, i1:i2] - Q1).square().sum()
+    damp = percdamp_used * torch.mean(torch.diag(H) + dead.to(H.dtype))
+    error = (err_sq - damp * delta_sq) / 2
     mask |= dead.unsqueeze(0)
     return W.to(dtype=out_dtype, device=out_device), mask.to(out_device), float(error), percdamp_used

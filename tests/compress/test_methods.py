@@ -128,6 +128,8 @@ def test_a_fixed_mask_is_applied_exactly_by_every_layer_pruner_and_has_the_right
     [
         (torch.tensor([[1.0, float("nan")]]), torch.eye(2), "W contains NaN or infinite values"),
         (torch.ones(1, 2), torch.tensor([[1.0, 0.0], [0.0, float("inf")]]), "H contains NaN or infinite values"),
+        (torch.ones(1, 2), torch.tensor([[1.0, float("nan")], [float("nan"), 1.0]]), "H contains NaN or infinite"),
+        (torch.ones(1, 2), torch.tensor([[2.0, float("-inf")], [float("-inf"), 2.0]]), "H contains NaN or infinite"),
     ],
 )
 def test_non_finite_weights_or_hessian_are_refused_before_the_solve(W, H, message):

@@ -43,6 +43,28 @@ def _obs_column_oracle(W, H, mask):
     return W
 
 
+def _obs_column_oracle_nm(W, H, n, m):
+    """Column-by-column OBS with dense inverses, where each aligned group of m columns gets its n zeros per row
+    when the pass reaches the group's first column, by the lowest w^2 / [inv(H[c:, c:])]_00 on the current weights."""
+    W = W.clone()
+    rows, columns = W.shape
+    mask = torch.zeros(rows, columns, dtype=torch.bool)
+    for j in range(columns):
+        if j % m == 0:
+            group = list(range(j, min(j + m, columns)))
+            diag = torch.stack([torch.linalg.inv(H[c:, c:])[0, 0] for c in group])
+            k = n if len(group) == m else (n * len(group)) // m
+            if k:
+                lowest = torch.topk(W[:, group] ** 2 / diag, k, dim=1, largest=False).indices
+                mask[:, group] = torch.zeros(rows, len(group), dtype=torch.bool).scatter_(1, lowest, True)
+        Hinv = torch.linalg.inv(H[j:, j:])
+        q = torch.where(mask[:, j], torch.zeros_like(W[:, j]), W[:, j])
+        err = (W[:, j] - q) / Hinv[0, 0]
+        W[:, j:] -= torch.outer(err, Hinv[0])
+        W[:, j] = q
+    return W, mask
+
+
 def _least_squares_optimum(W, H, mask):
     """argmin_{W'} tr((W - W') H (W - W')^T) with W'[mask] = 0, row by row (explicit dense solve)."""
     out = torch.zeros_like(W)
@@ -140,6 +162,48 @@ def test_nm_masks_are_exactly_nm(n, m, columns, blocksize):
     assert result.mask[:, full:].sum(dim=1).eq((n * (columns - full)) // m).all()
     assert is_nm_sparse(result.weight, n, m)
     assert torch.all(result.weight[result.mask] == 0)
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "columns", "blocksize"), [(2, 4, 40, 4), (2, 4, 40, 8), (2, 4, 40, 128), (1, 3, 31, 6)]
+)
+def test_nm_weights_and_masks_equal_the_column_by_column_oracle_that_picks_each_group_on_arrival(
+    n, m, columns, blocksize
+):
+    """The group-by-group N:M selection inside the solver's blocks is exactly the sequential OBS rule, for every
+    blocksize: same masks, same weights."""
+    W, _, H = _layer(rows=12, columns=columns, seed=7)
+    result = sparsegpt_prune_layer(W, H, pattern=(n, m), blocksize=blocksize, percdamp=0.01)
+    expected_weight, expected_mask = _obs_column_oracle_nm(W, _damped(H, 0.01), n, m)
+    assert torch.equal(result.mask, expected_mask)
+    torch.testing.assert_close(result.weight, expected_weight, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [dict(sparsity=0.5), dict(pattern="2:4"), dict(sparsity=0.5, bits=3), dict(pattern="1:4", bits=4), dict(bits=2)],
+)
+@pytest.mark.parametrize("dead_column", [False, True])
+def test_reported_error_is_the_undamped_reconstruction_error_for_every_target(target, dead_column):
+    W, X, _ = _layer(rows=16, columns=32, seed=2)
+    if dead_column:
+        X[:, 3] = 0
+    H = 2 * X.T @ X / X.shape[0]
+    result = sparsegpt_prune_layer(W, H, blocksize=8, **target)
+    direct = float(((W - result.weight) @ X.T).pow(2).sum() / X.shape[0])
+    assert result.error == pytest.approx(direct, rel=1e-9)
+
+
+def test_reported_error_after_raised_damping_and_in_float32_is_the_reconstruction_error():
+    W = torch.randn(8, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    X = torch.randn(10, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(1))  # H singular
+    raised = sparsegpt_prune_layer(W, 2 * X.T @ X / 10, sparsity=0.5, percdamp=0.0)
+    assert raised.damping_used > 0
+    assert raised.error == pytest.approx(float(((W - raised.weight) @ X.T).pow(2).sum() / 10), rel=1e-9)
+    W32, X32, H32 = (t.float() for t in _layer(rows=64, columns=96, tokens=500, seed=4))
+    single = sparsegpt_prune_layer(W32, H32, pattern="2:4")
+    direct = float(((W32 - single.weight).double() @ X32.double().T).pow(2).sum() / X32.shape[0])
+    assert single.error == pytest.approx(direct, rel=1e-4)
 
 
 def test_unstructured_count_is_exact_per_block():

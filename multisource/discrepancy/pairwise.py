@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import torch
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.discrepancy.linear import linear_pairwise_matrix, sklearn_discrepancy
@@ -11,60 +15,79 @@ from multisource.utils.registry import Registry
 from multisource.utils.threads import single_threaded_blas
 from multisource.utils.validation import SeedLike, check_random_state
 
-DISCREPANCY_ESTIMATORS: Registry = Registry("discrepancy estimator")
+DeviceLike = str | torch.device | None
+
+DISCREPANCY_ESTIMATORS: Registry[Callable[..., np.ndarray]] = Registry("discrepancy estimator")
+"""Estimator name -> ``fn(dataset, *, device, rng, **options) -> (N, N) disc``; options are keywords
+of the estimator, so a misspelt one is a ``TypeError``."""
 
 
-def _per_pair(dataset: MultiSourceDataset, pair_discrepancy, **params) -> np.ndarray:
+def _per_pair(dataset: MultiSourceDataset, pair_discrepancy: Callable[..., float], **options: Any) -> np.ndarray:
     """Fill the upper triangle one pair at a time and mirror it."""
     sources = [dataset.source_data(i) for i in range(dataset.n_sources)]
     disc = np.zeros((dataset.n_sources, dataset.n_sources))
-    for a, b in zip(*np.triu_indices(dataset.n_sources, k=1)):
-        disc[a, b] = pair_discrepancy(*sources[a], *sources[b], n_classes=dataset.n_classes, **params)
+    for a, b in zip(*np.triu_indices(dataset.n_sources, k=1), strict=True):
+        disc[a, b] = pair_discrepancy(*sources[a], *sources[b], n_classes=dataset.n_classes, **options)
     return disc + disc.T
 
 
 @DISCREPANCY_ESTIMATORS.register("linear")
-def _linear(dataset: MultiSourceDataset, *, device="auto", rng: np.random.Generator, **params) -> np.ndarray:
+def _linear(dataset: MultiSourceDataset, *, device: DeviceLike, rng: np.random.Generator, **options: Any) -> np.ndarray:
     return linear_pairwise_matrix(
-        dataset.X, dataset.y, dataset.source, n_sources=dataset.n_sources, n_classes=dataset.n_classes,
-        device=device, **params,
+        dataset.X,
+        dataset.y,
+        dataset.source,
+        n_sources=dataset.n_sources,
+        n_classes=dataset.n_classes,
+        device=device,
+        **options,
     )
 
 
 @DISCREPANCY_ESTIMATORS.register("sklearn")
 @single_threaded_blas
-def _sklearn(dataset: MultiSourceDataset, *, device="auto", rng: np.random.Generator, **params) -> np.ndarray:
-    return _per_pair(dataset, sklearn_discrepancy, **params)
+def _sklearn(
+    dataset: MultiSourceDataset, *, device: DeviceLike, rng: np.random.Generator, **options: Any
+) -> np.ndarray:
+    return _per_pair(dataset, sklearn_discrepancy, **options)
 
 
 @DISCREPANCY_ESTIMATORS.register("stumps")
-def _stumps(dataset: MultiSourceDataset, *, device="auto", rng: np.random.Generator) -> np.ndarray:
+def _stumps(dataset: MultiSourceDataset, *, device: DeviceLike, rng: np.random.Generator) -> np.ndarray:
     return _per_pair(dataset, stump_discrepancy)
 
 
 def pairwise(
-    dataset: MultiSourceDataset, *, estimator: str = "linear", device="auto", seed: SeedLike = None, **params
+    dataset: MultiSourceDataset,
+    *,
+    estimator: str = "linear",
+    device: DeviceLike = "auto",
+    seed: SeedLike = None,
+    **options: Any,
 ) -> np.ndarray:
-    """Symmetric (N, N) matrix of empirical 0-1 H-discrepancies ``disc_H(S_i, S_j)`` (reference 1.3).
+    """Symmetric (N, N) matrix of empirical 0-1 H-discrepancies ``disc_H(S_i, S_j)`` (KL2019 eq. 5).
 
     Parameters
     ----------
     dataset : the (possibly corrupted) sources.
     estimator : a name in ``DISCREPANCY_ESTIMATORS``:
 
-        - "linear": H = linear classifiers with intercept; label-flip ERM (reference 2.4) with a
-          weighted logistic surrogate, all pairs and problems trained together by batched Newton
-          steps in torch on ``device`` (params: ``l2=1e-3``, ``max_iter=50``, ``tol``, ``chunk_size``,
-          ``dtype``, ``progress``). A lower bound on the supremum, see
-          :mod:`multisource.discrepancy.linear`.
+        - "linear": H = linear classifiers with intercept; label-flip ERM with a weighted logistic
+          surrogate, all pairs and problems trained together in torch on ``device``. Options:
+          ``l2=1e-3`` (``= 1/C`` of scikit-learn; 0 unregularised), ``scaling="none"|"pair"``
+          (per-pair standardisation, FLEA), ``solver="mm"|"newton"``, ``max_iter``, ``tol``,
+          ``chunk_size``, ``dtype``, ``progress``; see
+          :func:`~multisource.discrepancy.linear.linear_pairwise_matrix` and ``docs/discrepancy.md``.
+          A lower bound on the supremum.
         - "sklearn": the same estimator, one scikit-learn ``LogisticRegression`` per pair and problem
-          (params: ``l2``, ``max_iter``); the slow reference.
-        - "stumps": H = decision stumps, computed exactly.
+          (options ``l2``, ``scaling``, ``max_iter``, ``tol``); the slow reference.
+        - "stumps": H = decision stumps, computed exactly (no options).
     device : torch device for "linear" ("auto" picks CUDA when present); ignored by the others.
     seed : int, numpy Generator or None. Every estimator receives ``rng = check_random_state(seed)``
         and draws from it where it has randomness; "linear", "sklearn" and "stumps" are deterministic
         (the matrix is the same for every seed), so for them the seed is accepted and unused. A seed
         of the wrong type is refused (``TypeError``) whatever the estimator.
+    **options : keyword options of the estimator; one it does not take is a ``TypeError``.
 
     Returns
     -------
@@ -84,6 +107,6 @@ def pairwise(
     if not isinstance(dataset, MultiSourceDataset):
         raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")
     rng = check_random_state(seed)
-    disc = DISCREPANCY_ESTIMATORS.get(estimator)(dataset, device=device, rng=rng, **params)
+    disc = DISCREPANCY_ESTIMATORS.get(estimator)(dataset, device=device, rng=rng, **options)
     np.fill_diagonal(disc, 0.0)
     return disc

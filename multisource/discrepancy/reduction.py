@@ -1,8 +1,9 @@
 """Label-flip ERM for the 0-1 loss, as binary logistic problems, and the exact gap of what they find.
 
-Binary labels (K = 2), reference 2.4 / KL2019 eq. (16): flipping the labels of S_b and minimising the
-weighted error on the pooled data maximises ``acc_a(h) - acc_b(h) = err_b(h) - err_a(h)``; the class
-of linear classifiers with intercept is closed under complement, so one orientation suffices.
+Binary labels (K = 2), KL2019 supplement B.2 eq. (16) (``docs/discrepancy.md``): flipping the labels
+of S_b and minimising the weighted error on the pooled data maximises
+``acc_a(h) - acc_b(h) = err_b(h) - err_a(h)``; the class of linear classifiers with intercept is
+closed under complement, so one orientation suffices.
 
 Multiclass labels (K > 2), H = ``{x -> argmax_k (w_k . x + b_k)}`` with the multiclass 0-1 loss:
 "flipping" maps the labels of one sample by the cyclic derangement ``y -> (y + 1) mod K``, so a
@@ -11,7 +12,7 @@ complement, so both orientations are trained: (S_a true, S_b flipped) and (S_a f
 each as K one-vs-rest logistic problems whose argmax is the candidate h. That is 2K binary problems.
 
 Whatever h comes out, its gap ``|acc_a(h) - acc_b(h)|`` (= ``|err_a(h) - err_b(h)|``) is computed
-exactly, so the estimate is a lower bound on ``disc_H`` (reference 1.3) however well the surrogate
+exactly, so the estimate is a lower bound on ``disc_H`` (KL2019 eq. 5) however well the surrogate
 did. The K constant classifiers are in H as well, so their gap ``max_k |P_a(y=k) - P_b(y=k)|`` is
 folded in by a maximum.
 """

@@ -1,7 +1,7 @@
 """Exact empirical discrepancy for the finite class of decision stumps (an oracle for the others).
 
 H = { x -> k1 if x_f > theta else k2 : feature f, threshold theta, classes k1, k2 } (k1 = k2 gives the
-constants). With the 0-1 loss the empirical discrepancy of reference 1.3,
+constants). With the 0-1 loss the empirical discrepancy (KL2019 eq. 5; ``docs/discrepancy.md``),
 
     disc(S_a, S_b) = max_{h in H} | err_a(h) - err_b(h) | = max_{h in H} | acc_a(h) - acc_b(h) |,
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def stump_discrepancy(
-    X_a: np.ndarray, y_a: np.ndarray, X_b: np.ndarray, y_b: np.ndarray, *, n_classes: int
-) -> float:
+def stump_discrepancy(X_a: np.ndarray, y_a: np.ndarray, X_b: np.ndarray, y_b: np.ndarray, *, n_classes: int) -> float:
     """Exact stump discrepancy between samples ``S_a`` and ``S_b``.
 
     With signed weights ``w = +1/m_a`` on S_a and ``-1/m_b`` on S_b, the accuracy gap of the stump

@@ -11,13 +11,15 @@ from multisource.discrepancy import DISCREPANCY_ESTIMATORS, pairwise, sklearn_di
 
 def _dataset(X, y, sizes, n_classes) -> MultiSourceDataset:
     source = np.repeat(np.arange(len(sizes)), sizes)
-    return MultiSourceDataset(X=X, y=y, source=source, X_test=X[:1], y_test=y[:1], n_classes=n_classes,
-                              n_sources=len(sizes))
+    return MultiSourceDataset(
+        X=X, y=y, source=source, X_test=X[:1], y_test=y[:1], n_classes=n_classes, n_sources=len(sizes)
+    )
 
 
 def _gaussian_sources(n_sources, m, seed, margin=2.0, n_features=2, n_classes=2):
-    data = load_dataset("synthetic", n_samples=2 * n_sources * m, n_features=n_features, n_classes=n_classes,
-                        margin=margin, seed=seed)
+    data = load_dataset(
+        "synthetic", n_samples=2 * n_sources * m, n_features=n_features, n_classes=n_classes, margin=margin, seed=seed
+    )
     return make_multisource(data, n_sources=n_sources, m=m, n_test=0.5, seed=seed)
 
 
@@ -70,8 +72,10 @@ def test_one_dimensional_linear_disc_is_a_lower_bound_of_the_exact_threshold_dis
 
 
 def test_disc_of_iid_sources_is_small_and_shrinks_as_m_grows():
-    means = {m: np.mean([pairwise(_gaussian_sources(3, m, seed))[np.triu_indices(3, 1)] for seed in range(3)])
-             for m in (25, 400)}
+    means = {
+        m: np.mean([pairwise(_gaussian_sources(3, m, seed))[np.triu_indices(3, 1)] for seed in range(3)])
+        for m in (25, 400)
+    }
     assert means[400] < 0.1 and means[400] < means[25] / 2
 
 
@@ -103,9 +107,14 @@ def test_cuda_gives_the_cpu_matrix():
     "kwargs, error, match",
     [
         ({"estimator": "mmd"}, ValueError, r"unknown discrepancy estimator 'mmd'.*linear"),
-        ({"l2": 0.0}, ValueError, "l2"),
-        ({"max_iter": 0}, ValueError, "max_iter"),
-        ({"chunk_size": 0}, ValueError, "chunk_size"),
+        ({"l2": -1.0}, ValueError, r"l2 must lie in \[0.0, inf\], got -1.0"),
+        ({"max_iter": 0}, ValueError, "max_iter must be >= 1, got 0"),
+        ({"chunk_size": 0}, ValueError, "chunk_size must be >= 1, got 0"),
+        ({"tol": 0.0}, ValueError, r"tol must lie in \(0.0, inf\]"),
+        ({"scaling": "flea"}, ValueError, r"scaling must be one of \['none', 'pair'\], got 'flea'"),
+        ({"solver": "lbfgs"}, ValueError, r"solver must be one of \['mm', 'newton'\], got 'lbfgs'"),
+        ({"dtype": torch.float16}, ValueError, "dtype must be torch.float32 or torch.float64"),
+        ({"l2s": 1.0}, TypeError, "l2s"),
         ({"estimator": "stumps", "l2": 1.0}, TypeError, "l2"),
     ],
 )
@@ -119,8 +128,15 @@ def test_pairwise_refuses_plain_arrays_and_empty_sources():
     with pytest.raises(TypeError, match="MultiSourceDataset"):
         pairwise(np.zeros((3, 3)))
     X = np.random.default_rng(0).standard_normal((6, 2))
-    ds = MultiSourceDataset(X=X, y=np.arange(6) % 2, source=np.array([0, 0, 0, 2, 2, 2]), X_test=X, y_test=np.zeros(6),
-                            n_classes=2, n_sources=3)
+    ds = MultiSourceDataset(
+        X=X,
+        y=np.arange(6) % 2,
+        source=np.array([0, 0, 0, 2, 2, 2]),
+        X_test=X,
+        y_test=np.zeros(6),
+        n_classes=2,
+        n_sources=3,
+    )
     with pytest.raises(ValueError, match=r"empty sources: \[1\]"):
         pairwise(ds)
 

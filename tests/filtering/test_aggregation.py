@@ -5,8 +5,14 @@ import pytest
 from scipy.optimize import minimize
 from scipy.stats import trim_mean
 
-from multisource.filtering import PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS
-from multisource.filtering import coordinate_median, geometric_median, median_proba, trimmed_mean
+from multisource.filtering import (
+    PARAMETER_AGGREGATORS,
+    PREDICTION_AGGREGATORS,
+    coordinate_median,
+    geometric_median,
+    median_proba,
+    trimmed_mean,
+)
 
 
 def _sum_of_distances(points, y, weights=None):
@@ -20,8 +26,12 @@ def test_geometric_median_minimises_the_sum_of_distances(seed):
     points = rng.normal(size=(9, 4)) * rng.uniform(0.5, 3, 4)
     weights = rng.uniform(0.2, 2.0, 9)
     y = geometric_median(points, weights)
-    reference = minimize(lambda v: _sum_of_distances(points, v, weights), points.mean(0), method="Nelder-Mead",
-                         options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 40000})
+    reference = minimize(
+        lambda v: _sum_of_distances(points, v, weights),
+        points.mean(0),
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 40000},
+    )
     assert _sum_of_distances(points, y, weights) <= reference.fun + 1e-9
 
 

@@ -66,13 +66,17 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def violations() -> list[str]:
-    """Every import from a package later in ``ORDER`` (or from an unlisted package), as ``file:line: a -> b``."""
+    """Every import from a package later in ``ORDER``, from an unlisted package or from the top-level
+    ``multisource`` (which imports everything), as ``file:line: importer -> module``."""
     found = []
     for path in sorted(ROOT.rglob("*.py")):
         importer = _package_of(_module_name(path))
         if importer is None:  # multisource/__init__.py
             continue
         for line, module in imported_modules(path):
+            if module == "multisource":
+                found.append(f"{path.relative_to(ROOT.parent)}:{line}: {importer} -> multisource")
+                continue
             imported = _package_of(module)
             if imported is None or imported == importer:
                 continue
@@ -96,10 +100,14 @@ def test_the_check_sees_function_level_and_relative_imports(tmp_path, monkeypatc
     (fake / "bounds").mkdir(parents=True)
     (fake / "bounds" / "__init__.py").write_text("")
     (fake / "bounds" / "lazy.py").write_text("def f():\n    from ..filtering import rules\n")
+    (fake / "bounds" / "facade.py").write_text("from multisource import __version__\n")
     (fake / "utils").mkdir()
     (fake / "utils" / "ok.py").write_text("import numpy\nfrom multisource.utils import validation\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", fake)
-    assert violations() == ["multisource/bounds/lazy.py:2: bounds -> multisource.filtering"]
+    assert violations() == [
+        "multisource/bounds/facade.py:1: bounds -> multisource",
+        "multisource/bounds/lazy.py:2: bounds -> multisource.filtering",
+    ]
 
 
 def test_every_package_has_a_place_in_the_order():

@@ -107,16 +107,22 @@ def dense_inverse_obs(W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, perc
 
 
 def _time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    times = []
+    return min(_time_alternating([fn], device, repeats)[0])
+
+
+def _time_alternating(fns: list[Callable[[], object]], device: torch.device, repeats: int) -> list[list[float]]:
+    """Run the functions in turn, ``repeats`` rounds, so a change of load on a shared machine hits all alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, slot in zip(fns, times, strict=True):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            slot.append(time.perf_counter() - start)
+    return times
 
 
 def _problem(rows: int, columns: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,11 +151,16 @@ def layer_table(devices: list[torch.device], repeats: int, obs: bool) -> list[fl
                 args = _baseline_args(target)
                 result = sparsegpt_prune_layer(W, H, **target)  # also the warm-up
                 official, _ = official_fasterprune(W, H.clone(), **args)
-                t_ours = _time(lambda W=W, H=H, target=target: sparsegpt_prune_layer(W, H, **target), device, repeats)
-                t_official = _time(
-                    lambda W=W, H=H, args=args: official_fasterprune(W, H.clone(), **args), device, repeats
+                ours_times, official_times, clone_times = _time_alternating(
+                    [
+                        lambda W=W, H=H, target=target: sparsegpt_prune_layer(W, H, **target),
+                        lambda W=W, H=H, args=args: official_fasterprune(W, H.clone(), **args),
+                        H.clone,  # the clone only keeps H intact between repeats: not the baseline's work
+                    ],
+                    device,
+                    repeats,
                 )
-                t_official -= _time(H.clone, device, repeats)  # the clone only keeps H intact between repeats
+                t_ours, t_official = min(ours_times), min(official_times) - min(clone_times)
                 differ = int(((official == 0) != result.mask).sum())
                 diff = float((official - result.weight.float()).abs().max())
                 ratios.append(t_ours / t_official)

@@ -1,12 +1,20 @@
-"""Pairwise discrepancy benchmark: batched torch Newton vs a scikit-learn loop over pairs.
+"""Pairwise discrepancy benchmark: the bound-Hessian MM solver against a loop of scikit-learn fits.
 
-Run: ``.venv/bin/python benchmarks/pairwise.py`` (about two minutes on 2 CPU cores; ``--quick`` for
-a smoke run). For N in {10, 20, 50} sources of m = 100 Gaussian-class samples it times
-``pairwise(estimator="linear")`` (all N(N-1)/2 pairs in batched Newton steps, float64, on
-``--device``) against ``pairwise(estimator="sklearn")`` (one ``LogisticRegression`` per pair and
-binary problem, the same objective), each the fastest of ``--repeats`` runs, and prints the speed-up
-and the largest disagreement of the two matrices. This table is the CPU baseline for a later GPU
-run (``--device cuda``).
+Run: ``.venv/bin/python benchmarks/pairwise.py`` (``--quick`` for a short version). Sources are m rows of
+breast_cancer (d = 30, unscaled features) drawn without replacement, so the N * m rows of a table
+re-use the 569 samples. Both sides use per-pair standardisation (``scaling="pair"``, FLEA's
+``StandardScaler`` per pair) and the same regularisation (``l2 = 1/C``; ``l2 = 0`` is ``C = inf``).
+
+Table 1, for each N and l2: ``pairwise(estimator="linear")`` on one torch thread, then on two,
+against ``sklearn_discrepancy`` (one ``LogisticRegression`` per pair, single-threaded BLAS) on a
+random sample of at most ``--sklearn-pairs`` pairs whose time is scaled to all pairs. The speed-ups
+of one run are ratios of timings taken in the same process; ``max |diff|`` compares the two
+estimates on the sampled pairs. Wall and CPU seconds are both printed: on a shared machine the CPU
+time of a one-thread run is what an idle core would take.
+
+Table 2: the full matrix at N = 1000, m = 40, with the FLOP rate the solver achieved (matrix
+products counted by ``torch.profiler``) next to the rate of one large float32 GEMM measured in the
+same run, so the distance to the machine's limit is visible.
 """
 
 from __future__ import annotations
@@ -15,65 +23,135 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from sklearn.datasets import load_breast_cancer
+from threadpoolctl import threadpool_limits
 
-from multisource.data import load_dataset, make_multisource
-from multisource.discrepancy import pairwise
-from multisource.discrepancy.reduction import n_problems
-from multisource.utils.device import resolve_device
+from multisource.data import MultiSourceDataset
+from multisource.discrepancy import pairwise, sklearn_discrepancy
 
 
-def timed(fn, repeats: int) -> tuple[float, np.ndarray]:
-    """Fastest wall time of ``fn`` over ``repeats`` runs (the least disturbed by other jobs) and its result."""
+def breast_cancer_sources(n_sources: int, m: int, seed: int) -> MultiSourceDataset:
+    """N sources of m unscaled breast_cancer rows, each drawn without replacement."""
+    data = load_breast_cancer()
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([rng.choice(len(data.target), m, replace=False) for _ in range(n_sources)])
+    return MultiSourceDataset(
+        X=data.data[rows],
+        y=data.target[rows],
+        source=np.repeat(np.arange(n_sources), m),
+        X_test=data.data[:2],
+        y_test=data.target[:2],
+        n_classes=2,
+        n_sources=n_sources,
+        name="breast_cancer",
+    )
+
+
+def timed(fn: Callable[[], np.ndarray], threads: int) -> tuple[float, float, np.ndarray]:
+    """Wall and process-CPU seconds of ``fn`` on ``threads`` torch threads, and its result."""
+    torch.set_num_threads(threads)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def sklearn_sample(ds: MultiSourceDataset, l2: float, n_pairs: int, seed: int) -> tuple[float, np.ndarray, tuple]:
+    """Seconds per pair of the scikit-learn loop on a random sample of pairs, its values, the pairs."""
+    a, b = np.triu_indices(ds.n_sources, k=1)
+    pick = np.sort(np.random.default_rng(seed).permutation(len(a))[:n_pairs])
+    a, b = a[pick], b[pick]
+    values = np.empty(len(a))
+    start = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
+        for k, (i, j) in enumerate(zip(a, b, strict=True)):
+            values[k] = sklearn_discrepancy(
+                *ds.source_data(i), *ds.source_data(j), n_classes=2, l2=l2, scaling="pair", max_iter=1000
+            )
+    return (time.perf_counter() - start) / len(a), values, (a, b)
+
+
+def gemm_rate(threads: int, size: int = 2048) -> float:
+    """GFLOP/s of a float32 (size x size) matrix product on ``threads`` threads (best of 3)."""
+    torch.set_num_threads(threads)
+    A, B = torch.randn(size, size), torch.randn(size, size)
     best = np.inf
-    for _ in range(repeats):
+    for _ in range(3):
         start = time.perf_counter()
-        result = fn()
+        A @ B
         best = min(best, time.perf_counter() - start)
-    return best, result
+    return 2 * size**3 / best / 1e9
+
+
+def profiled_gflop(fn: Callable[[], np.ndarray]) -> float:
+    """GFLOP of the matrix products ``fn`` runs, counted by ``torch.profiler``."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], with_flops=True) as prof:
+        fn()
+    return sum(event.flops for event in prof.key_averages() if event.flops) / 1e9
+
+
+def speed_table(sources: list[int], m: int, l2_values: list[float], sklearn_pairs: int) -> None:
+    print(f"\n## Table 1: N sources of m = {m} breast_cancer rows, d = 30, scaling='pair'\n")
+    print(
+        "| N | pairs | l2 (C) | sklearn s (all pairs) | MM 1 thread s (cpu) | x | MM 2 threads s (cpu) | x "
+        "| max \\|diff\\| | mean disc |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n_sources in sources:
+        ds = breast_cancer_sources(n_sources, m, seed=n_sources)
+        n_pairs = n_sources * (n_sources - 1) // 2
+        for l2 in l2_values:
+            per_pair, reference, (a, b) = sklearn_sample(ds, l2, sklearn_pairs, seed=0)
+            t_sklearn = per_pair * n_pairs
+            row = [f"{n_sources}", f"{n_pairs}", f"{l2:g} ({'inf' if l2 == 0 else f'{1 / l2:g}'})"]
+            row.append(f"{t_sklearn:.1f}" + ("" if len(a) == n_pairs else f" (from {len(a)})"))
+            for threads in (1, 2):
+                wall, cpu, disc = timed(lambda ds=ds, l2=l2: pairwise(ds, l2=l2, scaling="pair"), threads)
+                row += [f"{wall:.2f} ({cpu:.2f})", f"{t_sklearn / wall:.0f}x"]
+            row += [f"{np.abs(disc[a, b] - reference).max():.3f}", f"{disc[a, b].mean():.3f}"]
+            print("| " + " | ".join(row) + " |", flush=True)
+
+
+def scale_table(n_sources: int, m: int, l2: float) -> None:
+    print(f"\n## Table 2: the full matrix at N = {n_sources} (m = {m}, d = 30, l2 = {l2:g}, scaling='pair')\n")
+    ds = breast_cancer_sources(n_sources, m, seed=1)
+    run = lambda: pairwise(ds, l2=l2, scaling="pair")  # noqa: E731
+    torch.set_num_threads(1)
+    n_pairs = n_sources * (n_sources - 1) // 2
+    # Matrix products as the profiler counts them, plus each pair's Cholesky (D^3/3) and inverse (2D^3/3).
+    gflop = profiled_gflop(run) + n_pairs * (ds.X.shape[1] + 1) ** 3 / 1e9
+    print("| threads | pairs | wall s | cpu s | GFLOP | achieved GFLOP/s (wall) | (cpu) | fp32 GEMM GFLOP/s (2048^2) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for threads in (1, 2):
+        wall, cpu, _ = timed(run, threads)
+        print(
+            f"| {threads} | {n_pairs} | {wall:.1f} | {cpu:.1f} | {gflop:.1f} | {gflop / wall:.2f} | {gflop / cpu:.2f} "
+            f"| {gemm_rate(threads):.0f} |",
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", type=int, nargs="+", default=[10, 20, 50], help="values of N")
-    parser.add_argument("--m", type=int, default=100, help="samples per source")
-    parser.add_argument("--features", type=int, default=20, help="feature dimension d")
-    parser.add_argument("--classes", type=int, default=2, help="number of classes K")
-    parser.add_argument("--device", default="auto", help="torch device of the batched estimator")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per timing; the fastest is reported")
-    parser.add_argument("--quick", action="store_true", help="N in {5, 10} only, one run each")
+    parser.add_argument("--sources", type=int, nargs="+", default=[10, 20, 50, 200], help="values of N (table 1)")
+    parser.add_argument("--m", type=int, default=200, help="samples per source (table 1)")
+    parser.add_argument("--sklearn-pairs", type=int, default=1225, help="pairs the sklearn loop is timed on")
+    parser.add_argument("--big", type=int, default=1000, help="N of table 2 (m = 40); 0 skips it")
+    parser.add_argument("--quick", action="store_true", help="N in {10, 20}, 100 sklearn pairs, table 2 at N = 200")
     args = parser.parse_args()
-    sources, repeats = ([5, 10], 1) if args.quick else (args.sources, args.repeats)
-    device = resolve_device(args.device)
-    n_train = max(sources) * args.m
-    data = load_dataset(
-        "synthetic", n_samples=2 * n_train, n_features=args.features, n_classes=args.classes, margin=2.0, seed=0
-    )
+    if args.quick:
+        args.sources, args.sklearn_pairs, args.big = [10, 20], 100, 200
     print(
-        f"## pairwise disc, synthetic Gaussian classes: m={args.m}, d={args.features}, K={args.classes} "
-        f"({n_problems(args.classes)} logistic problems per pair), float64"
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (shared with other "
+        f"jobs: timings are under load), torch {torch.__version__}, float32 GEMMs, float64 d x d systems"
     )
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores shared with other "
-        f"jobs (timings noisy), torch {torch.__version__} on {device}"
-    )
-    header = ("N", 4), ("pairs", 6), ("batched s", 10), ("sklearn s", 10), ("speed-up", 9), ("max |diff|", 11)
-    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'mean disc':>10}")
-    # One untimed run first, so that torch's and scikit-learn's one-off start-up costs are not in the table.
-    warm_up = make_multisource(data, n_sources=3, m=args.m, n_test=0.5, seed=0)
-    pairwise(warm_up, estimator="linear", device=device)
-    pairwise(warm_up, estimator="sklearn")
-    for n_sources in sources:
-        ds = make_multisource(data, n_sources=n_sources, m=args.m, n_test=0.5, seed=n_sources)
-        t_batched, batched = timed(lambda: pairwise(ds, estimator="linear", device=device), repeats)
-        t_sklearn, reference = timed(lambda: pairwise(ds, estimator="sklearn"), repeats)
-        pairs = n_sources * (n_sources - 1) // 2
-        print(
-            f"{n_sources:>4} {pairs:>6} {t_batched:>10.2f} {t_sklearn:>10.2f} {t_sklearn / t_batched:>8.1f}x "
-            f"{np.abs(batched - reference).max():>11.4f} {batched[np.triu_indices(n_sources, 1)].mean():>10.3f}"
-        )
+    pairwise(breast_cancer_sources(3, args.m, seed=0), l2=1.0, scaling="pair")  # one-off start-up costs
+    speed_table(args.sources, args.m, [1.0, 0.0], args.sklearn_pairs)
+    if args.big:
+        scale_table(args.big, 40, 1.0)
 
 
 if __name__ == "__main__":

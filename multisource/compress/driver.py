@@ -80,27 +80,43 @@ def plan_pruning(
     bits: int | None = None,
     options: OptionsLike = None,
 ) -> PruningPlan:
-    """Validate a pruning request once, before any model is touched (see ``prune_model``)."""
+    """Validate a pruning request once, before any model is touched (see ``prune_model``).
+
+    Raises
+    ------
+    ValueError
+        On an unknown method or option, a target out of range, or a target the method cannot serve.
+    """
     pruner = get_pruner(method)
     solver_options = pruner.make_options(options)
+    bits = check_target(0.0, None, bits).bits
+    known: list[PruneTarget] = []  # every target known before pruning, for the pruner's own check
+    target: PruneTarget | None = None
+    target_of: TargetOf
     if pattern is not None:  # the pattern fixes the sparsity (N/M) of every layer
-        target: PruneTarget | None = check_target(0.0, pattern, bits)
-        targets: Mapping[str, PruneTarget] = {}
+        target = check_target(0.0, pattern, bits)
+        target_of = _every_layer(target)
     elif isinstance(sparsity, Mapping):
-        checked_bits = check_target(0.0, None, bits).bits
-        targets = {
-            name: PruneTarget(sparsity=check_sparsity(value, f"sparsity[{name!r}]"), bits=checked_bits)
+        by_name = {
+            name: PruneTarget(sparsity=check_sparsity(value, f"sparsity[{name!r}]"), bits=bits)
             for name, value in sparsity.items()
         }
-        target = None
+        target_of = by_name.get
+        known = list(by_name.values())
     elif callable(sparsity):
-        return PruningPlan(pruner, solver_options, None, _called_targets(sparsity, check_target(0.0, None, bits).bits))
+        target_of = _called_targets(sparsity, bits)
     else:
-        target, targets = check_target(sparsity, None, bits), {}
+        target = check_target(sparsity, None, bits)
+        target_of = _every_layer(target)
     if pruner.check is not None:
-        for each in [target, *targets.values()] if target is not None else targets.values():
+        for each in known if target is None else [target]:
             pruner.check(each, solver_options)
-    return PruningPlan(pruner, solver_options, target, targets.get if target is None else lambda name: target)
+    return PruningPlan(pruner, solver_options, target, target_of)
+
+
+def _every_layer(target: PruneTarget) -> TargetOf:
+    """The same target for every layer."""
+    return lambda name: target
 
 
 def _called_targets(sparsity: Callable[[str], float], bits: int | None) -> TargetOf:

@@ -141,3 +141,12 @@ def reject_if_nonfinite(derived: torch.Tensor, X: torch.Tensor, rule: str) -> No
     rows = nonfinite_rows(X)
     if rows:
         raise nonfinite_error(rule, rows)
+
+
+def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A @ B``; on CPU through numpy's BLAS, which runs the short-and-wide products of these rules
+    (Gram matrices of n << d vectors, n x n mixing matrices) up to several times faster than torch's."""
+    if A.device.type == "cpu" and B.device.type == "cpu" and A.dtype == B.dtype:
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf inputs are the NaN policy's to report
+            return torch.from_numpy(np.asarray(A.numpy() @ B.numpy()))
+    return A @ B

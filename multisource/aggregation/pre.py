@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite, row_norms_squared
+from multisource.aggregation.arrays import Vectors, as_matrix, matmul, reject_if_nonfinite, row_norms_squared
 from multisource.aggregation.distances import squared_distances
 from multisource.aggregation.registry import AT_MOST_N, FEWER_THAN_N, PRE_AGGREGATORS, register
 from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
@@ -43,7 +43,7 @@ def nnm(vectors: Vectors, *, n_bad: int) -> Vectors:
     k = n - n_bad
     nearest = torch.sort(D, dim=1, stable=True).indices[:, :k].cpu().numpy()
     W = _averaging(nearest.ravel(), np.repeat(np.arange(n), k), n, X)
-    return restore(W @ X)
+    return restore(matmul(W, X))
 
 
 def _bucket_count(n: int, kwargs: Mapping[str, Any]) -> int:
@@ -72,7 +72,7 @@ def bucketing(vectors: Vectors, *, s: int = 1, seed: SeedLike = None) -> Vectors
     rng = check_random_state(seed)
     n = X.shape[0]
     perm = rng.permutation(n)
-    means = _averaging(perm, np.arange(n) // s, n, X) @ X
+    means = matmul(_averaging(perm, np.arange(n) // s, n, X), X)
     reject_if_nonfinite(means, X, "bucketing")
     return restore(means)
 

@@ -3,9 +3,9 @@
 A table has one row per sample, a *target* column (labels of any sortable kind), a *source*
 column (any hashable ids: the district, hospital, school of each row) and feature columns. Numeric
 features are standardised and categorical ones (object, string, category or bool dtype) one-hot
-encoded by scikit-learn's ``StandardScaler`` / ``OneHotEncoder`` in a ``ColumnTransformer`` fitted
-on the training rows only. ``docs/your_data.md`` walks through every option. Needs pandas
-(``pip install multisource[tables]``; Parquet also needs pyarrow).
+encoded by scikit-learn's ``StandardScaler`` / ``OneHotEncoder``, fitted on the training rows only.
+``docs/your_data.md`` walks through every option. Needs pandas (``pip install multisource[tables]``;
+Parquet also needs pyarrow).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ try:
     import pandas as pd
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError("tables need pandas: pip install 'multisource[tables]'") from None
-from scipy import sparse
-from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from multisource.data.dataset import MultiSourceDataset
@@ -161,17 +159,18 @@ def _check_test(test: object, target: str, columns: Sequence[str]) -> None:
 
 def _split_test(
     frame: pd.DataFrame, test: pd.DataFrame | float | str, target: str, rng: np.random.Generator
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test) frames from a test frame, a test column, or a stratified fraction of the rows."""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Positions of the training rows in ``frame``, and the test frame: a test frame as given, the rows
+    a test column marks, or a fraction of the rows stratified by label."""
     if isinstance(test, pd.DataFrame):
-        return frame, test
+        return np.arange(len(frame)), test
     if isinstance(test, float):
         mask = stratified_holdout(_codes(frame[target])[0], test, rng)
     else:
         mask = _test_mask(frame, test)
     if mask.all() or not mask.any():
         raise ValueError(f"test = {test!r} leaves {'no training' if mask.all() else 'no test'} rows")
-    return frame[~mask], frame[mask]
+    return np.flatnonzero(~mask), frame[mask]
 
 
 def _impute(
@@ -186,25 +185,52 @@ def _impute(
     return train.fillna(fill), test.fillna(fill)
 
 
-def _encoder(numeric: list[str], categorical: list[str], standardize: bool) -> ColumnTransformer:
-    """Numeric columns (scaled or passed through) first, then the one-hot columns of each categorical one.
+def _fit_encoders(
+    train: pd.DataFrame, numeric: list[str], categorical: list[str], standardize: bool
+) -> tuple[StandardScaler | None, OneHotEncoder | None]:
+    """A ``StandardScaler`` of the numeric columns (when ``standardize``) and a ``OneHotEncoder`` of the
+    categorical ones, both fitted on the training rows only."""
+    scaler = StandardScaler().fit(train[numeric]) if standardize and numeric else None
+    onehot = OneHotEncoder(handle_unknown="ignore").fit(train[categorical]) if categorical else None
+    return scaler, onehot
 
-    The parts are stacked as one sparse matrix and made dense once (:func:`_dense`): stacking dense
-    parts costs a copy of a column-major block and a second full-size array.
+
+def _encode(
+    frame: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    scaler: StandardScaler | None,
+    onehot: OneHotEncoder | None,
+) -> np.ndarray:
+    """The numeric columns (scaled if a scaler is given), then the one-hot columns, as one float64 array.
+
+    The one-hot columns are those of the fitted ``onehot`` (its sorted ``categories_``); each value's
+    category is looked up through pandas' hash table and its 1 written straight into the output, with
+    a value of no training category left all zeros, as ``OneHotEncoder(handle_unknown="ignore")`` does
+    (missing values were dropped, imputed or refused before).
+    This is the encoder's transform without its per-value Python lookups and without stacking copies
+    of the parts (a ``ColumnTransformer`` would), the two costs that dominate on a million rows.
     """
-    onehot = OneHotEncoder(handle_unknown="ignore", dtype=np.float64)
-    return ColumnTransformer(
-        [
-            ("numeric", StandardScaler() if standardize else "passthrough", numeric),
-            ("categorical", onehot, categorical),
-        ],
-        sparse_threshold=1.0,
-        verbose_feature_names_out=False,
-    )
+    categories = [] if onehot is None else onehot.categories_
+    widths = [len(c) for c in categories]
+    X = np.zeros((len(frame), len(numeric) + sum(widths)))
+    if numeric:
+        X[:, : len(numeric)] = (
+            frame[numeric].to_numpy(np.float64) if scaler is None else scaler.transform(frame[numeric])
+        )
+    flat, row_start = X.reshape(-1), np.arange(len(frame)) * X.shape[1]
+    offsets = len(numeric) + np.cumsum([0, *widths])[:-1]
+    for column, known, offset in zip(categorical, categories, offsets, strict=True):
+        values, distinct = pd.factorize(frame[column])  # hash the column once, look up its few distinct values
+        codes = pd.Index(known).get_indexer(distinct)[values]
+        seen = codes >= 0
+        flat[row_start[seen] + offset + codes[seen]] = 1.0  # flat indices: X is C-contiguous
+    return X
 
 
-def _dense(encoded: Any) -> np.ndarray:
-    return encoded.toarray() if sparse.issparse(encoded) else np.asarray(encoded, dtype=np.float64)
+def _feature_names(numeric: list[str], onehot: OneHotEncoder | None) -> tuple[str, ...]:
+    """``numeric`` then ``column_category`` for each one-hot column (categories sorted)."""
+    return (*numeric, *([] if onehot is None else map(str, onehot.get_feature_names_out())))
 
 
 def _as_categories(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
@@ -311,29 +337,28 @@ def dataset_from_frame(
     _check_test(test, target, columns)
     _refuse_missing_ids("source", frame[source])
     frame = _apply_missing(frame, target, columns, missing, "frame")
-    train, test_frame = _split_test(frame, test, target, rng)
+    train_rows, test_frame = _split_test(frame, test, target, rng)
     if isinstance(test, pd.DataFrame):
         test_frame = _apply_missing(test_frame, target, columns, missing, "test")
-    source_ids, source_names = _sources(train[source], "source", min_size, small)
-    # Ordering the rows by source before encoding spares a copy of the (wider) encoded matrix.
+    source_ids, source_names = _sources(frame[source].iloc[train_rows], "source", min_size, small)
+    # One take of the needed columns, already ordered by source, before the (wider) encoding.
     order = source_order(source_ids)
-    train, source_ids = train.iloc[order], source_ids[order]
+    train, source_ids = frame[[target, *columns]].iloc[train_rows[order]], source_ids[order]
     numeric, categorical = _column_kinds(train, columns)
     if missing == "impute":
         train, test_frame = _impute(train, test_frame, numeric, categorical)
     y, y_test, classes = _label_codes(train[target], test_frame[target], "target")
-    encoder = _encoder(numeric, categorical, standardize)
-    X = _dense(encoder.fit_transform(_as_categories(train[columns], categorical)))
-    X_test = _dense(encoder.transform(_as_categories(test_frame[columns], categorical)))
+    train, test_frame = _as_categories(train, categorical), _as_categories(test_frame, categorical)
+    scaler, onehot = _fit_encoders(train, numeric, categorical, standardize)
     return _dataset(
-        X,
+        _encode(train, numeric, categorical, scaler, onehot),
         y,
         source_ids,
-        X_test,
+        _encode(test_frame, numeric, categorical, scaler, onehot),
         y_test,
         classes=classes,
         source_names=source_names,
-        feature_names=tuple(map(str, encoder.get_feature_names_out())),
+        feature_names=_feature_names(numeric, onehot),
         name=name,
     )
 
@@ -413,8 +438,9 @@ def labeled_from_frame(
     frame = _apply_missing(frame, target, columns, _check_missing_policy(missing, ("error", "drop")), "frame")
     y, classes = _codes(frame[target])
     numeric, categorical = _column_kinds(frame, columns)
-    encoder = _encoder(numeric, categorical, standardize=False)
-    X = _dense(encoder.fit_transform(_as_categories(frame[columns], categorical)))
+    frame = _as_categories(frame, categorical)
+    _, onehot = _fit_encoders(frame, numeric, categorical, standardize=False)
+    X = _encode(frame, numeric, categorical, None, onehot)
     groups, group_names = _sources(frame[group], "group", 1, "drop") if group is not None else (None, None)
     return LabeledData(
         X=X,
@@ -423,7 +449,7 @@ def labeled_from_frame(
         name=name,
         groups=groups,
         group_names=group_names,
-        feature_names=tuple(map(str, encoder.get_feature_names_out())),
+        feature_names=_feature_names(numeric, onehot),
         classes=classes,
     )
 

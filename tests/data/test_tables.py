@@ -392,3 +392,31 @@ def test_a_date_column_is_refused_by_name():
     frame = _clinics().drop(index=[2, 9]).assign(seen=pd.Timestamp("2020-01-01"))
     with pytest.raises(TypeError, match="feature column 'seen' has dtype datetime64"):
         MultiSourceDataset.from_frame(frame, target="label", source="clinic", test="split")
+
+
+def test_one_hot_block_equals_scikit_learns_encoder_with_unknown_categories_ignored():
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefg"))
+    train = pd.DataFrame(
+        {
+            "u": letters[rng.integers(5, size=200)],
+            "v": rng.integers(3, size=200).astype(str),
+            "y": rng.integers(2, size=200),
+            "s": rng.integers(4, size=200),
+        }
+    )
+    test = pd.DataFrame(
+        {
+            "u": letters[rng.integers(7, size=50)],
+            "v": rng.integers(5, size=50).astype(str),
+            "y": rng.integers(2, size=50),
+        }
+    )  # f, g and "3", "4" never occur in training
+    ds = MultiSourceDataset.from_frame(train, target="y", source="s", test=test)
+    peer = OneHotEncoder(handle_unknown="ignore").fit(train[["u", "v"]])
+    order = np.argsort(train.s.to_numpy(), kind="stable")
+    np.testing.assert_array_equal(ds.X, peer.transform(train[["u", "v"]].iloc[order]).toarray())
+    np.testing.assert_array_equal(ds.X_test, peer.transform(test[["u", "v"]]).toarray())
+    assert ds.feature_names == tuple(peer.get_feature_names_out())

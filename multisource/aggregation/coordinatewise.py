@@ -88,10 +88,30 @@ def mean_around_median(S: torch.Tensor, k: int) -> torch.Tensor:
     n = S.shape[0]
     if k == n:
         return _row_mean(S)
+    if S.device.type == "cpu":
+        return torch.from_numpy(_window_mean(S.numpy(), k))
     twice_median = S[(n - 1) // 2] + S[n // 2]
     start = (S[: n - k] + S[k:] < twice_median).sum(dim=0)
     window = start[None, :] + torch.arange(k, device=S.device)[:, None]
     return _row_mean(torch.gather(S, 0, window))
+
+
+def _window_mean(S: np.ndarray, k: int) -> np.ndarray:
+    """:func:`mean_around_median` on CPU: the same window, found and summed one row of S at a time.
+
+    Each step is vectorised over the d columns; no (n, d) temporary is allocated, which on large d
+    costs more than the arithmetic (fresh pages).
+    """
+    n, d = S.shape
+    twice_median = S[(n - 1) // 2] + S[n // 2]
+    start = np.zeros(d, dtype=np.intp)
+    for s in range(n - k):
+        start += S[s] + S[s + k] < twice_median
+    columns = np.arange(d)
+    total = np.zeros(d, dtype=S.dtype)
+    for j in range(k):
+        total += S[start + j, columns]
+    return total / k
 
 
 def _row_mean(S: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/aggregation.py`` (about 15 minutes on a loade
 ``--quick`` for a smoke run with small n and d). For n in {20, 50, 100} input vectors of d in
 {1e4, 1e6} (outliers mixed in), it times every rule we share with ByzFL 0.0.11 in the same process,
 with numpy float64 inputs (ByzFL's numpy path) and torch float32 inputs (ByzFL's torch path),
-each the fastest of ``--repeats`` runs, on one thread (``torch.set_num_threads(1)`` and
+ours and ByzFL's run alternately and each the fastest of its runs, on one thread (``torch.set_num_threads(1)`` and
 threadpoolctl for BLAS), and prints the ratio ours / ByzFL (below 1: ours is faster).
 
 Each rule runs with ByzFL's parametrisation so both do the same work: Krum with ``n_bad`` is ByzFL's
@@ -34,15 +34,37 @@ from multisource.aggregation.byzfl import import_byzfl_aggregators
 B, P = import_byzfl_aggregators()
 
 
-def timed(fn: Callable[[], object], repeats: int, min_total: float = 0.2) -> float:
-    """Fastest wall time of ``fn`` over at least ``repeats`` runs and ``min_total`` seconds (the least disturbed)."""
-    best, spent, runs = math.inf, 0.0, 0
-    while runs < repeats or spent < min_total:
-        start = time.perf_counter()
-        fn()
-        elapsed = time.perf_counter() - start
-        best, spent, runs = min(best, elapsed), spent + elapsed, runs + 1
-    return best
+def run_once(fn: Callable[[object], object], X: object) -> float:
+    """Wall time of ``fn(X)``."""
+    start = time.perf_counter()
+    fn(X)
+    return time.perf_counter() - start
+
+
+def compare(ours: Callable, theirs: Callable, X: object, repeats: int, skip: bool) -> tuple[float, float | str]:
+    """Fastest times of ours and of ByzFL's on X, run alternately so that load drift hits both alike.
+
+    At least ``repeats`` rounds and 0.5 s in all (fast rules get many rounds); one round when
+    ByzFL's takes over 5 s. ByzFL's Clipping and ARC write into their input: each of its runs gets
+    a fresh copy, made outside the timing. Returns ``"skip"`` or ``"fail"`` for ByzFL when skipped
+    or when it raises (its torch median refuses more than 2^24 entries).
+    """
+    copy = (lambda: X.clone()) if isinstance(X, torch.Tensor) else (lambda: X.copy())
+    best_ours, spent, rounds = math.inf, 0.0, 0
+    byzfl: float | str = "skip" if skip else math.inf
+    while rounds < repeats or (spent < 0.5 and rounds < 100):
+        elapsed = run_once(ours, X)
+        best_ours, spent, rounds = min(best_ours, elapsed), spent + elapsed, rounds + 1
+        if isinstance(byzfl, float):
+            try:
+                elapsed = run_once(theirs, copy())
+            except (RuntimeError, ValueError):
+                byzfl = "fail"
+                continue
+            byzfl, spent = min(byzfl, elapsed), spent + elapsed
+            if elapsed > 5.0:
+                break
+    return best_ours, byzfl
 
 
 def inputs(n: int, d: int, n_bad: int, seed: int = 0) -> np.ndarray:
@@ -127,22 +149,6 @@ def rules(n: int, d: int, n_bad: int) -> list[tuple[str, int, Callable, Callable
     ]
 
 
-def byzfl_time(fn: Callable, X: object, repeats: int, skip: bool) -> float | str:
-    if skip:
-        return "skip"
-    copy = (lambda: X.clone()) if isinstance(X, torch.Tensor) else (lambda: X.copy())
-    try:
-        # Clipping and ARC write into their input: each run gets a fresh copy, outside the timing.
-        best, spent, runs = math.inf, 0.0, 0
-        while runs < repeats or spent < 0.2:
-            fresh = copy()
-            elapsed = timed(lambda fresh=fresh: fn(fresh), 1, 0.0)
-            best, spent, runs = min(best, elapsed), spent + elapsed, runs + 1
-        return best
-    except (RuntimeError, ValueError):
-        return "fail"
-
-
 def row(name: str, n: int, d: int, n_bad: int, ours: dict, theirs: dict) -> str:
     cells = [f"{name:<18}", f"{n:>4}", f"{d:>8.0e}", f"{n_bad:>5}"]
     for backend in ("numpy", "torch"):
@@ -157,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[20, 50, 100], help="numbers of input vectors")
     parser.add_argument("--d", type=float, nargs="+", default=[1e4, 1e6], help="vector dimensions")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per timing at d <= 1e5 (one above)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds per timing at d <= 1e5 (two above)")
     parser.add_argument("--budget", type=float, default=2e10, help="largest estimated ByzFL cost to run")
     parser.add_argument("--only", nargs="+", default=None, help="time only these rules")
     parser.add_argument("--quick", action="store_true", help="n in {10, 20}, d in {1e3, 1e4}")
@@ -183,16 +189,13 @@ def run_size(n: int, d: int, args: argparse.Namespace) -> None:
     n_bad = (n - 3) // 4
     X = inputs(n, d, n_bad)
     T = torch.tensor(X, dtype=torch.float32)
-    repeats = args.repeats if d <= 100_000 else 1
+    repeats = args.repeats if d <= 100_000 else 2
     for name, rule_n_bad, ours, theirs, cost in rules(n, d, n_bad):
         if args.only and name not in args.only:
             continue
-        skip = cost > args.budget
-        t_ours = {
-            "numpy": timed(lambda ours=ours: ours(X), repeats),
-            "torch": timed(lambda ours=ours: ours(T), repeats),
-        }
-        t_byzfl = {"numpy": byzfl_time(theirs, X, repeats, skip), "torch": byzfl_time(theirs, T, repeats, skip)}
+        t_ours, t_byzfl = {}, {}
+        for backend, V in (("numpy", X), ("torch", T)):
+            t_ours[backend], t_byzfl[backend] = compare(ours, theirs, V, repeats, skip=cost > args.budget)
         print(row(name, n, d, rule_n_bad, t_ours, t_byzfl), flush=True)
 
 

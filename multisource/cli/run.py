@@ -22,7 +22,8 @@ from multisource.utils.validation import check_int
 
 def usage_error(command: str, message: str) -> NoReturn:
     """Print ``multisource COMMAND: error: MESSAGE`` (one line, no traceback) and exit with code 2."""
-    print(f"multisource {command}: error: {message}", file=sys.stderr)
+    one_line = " ".join(message.splitlines())
+    print(f"multisource {command}: error: {one_line}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -110,6 +111,8 @@ def main(args: argparse.Namespace) -> int:
         spec = ExperimentSpec.from_toml(args.spec)
     except (ValueError, TypeError) as err:
         usage_error("run", f"SPEC {err}" if "does not exist" in str(err) else f"{args.spec}: {err}")
+    if not spec.has_data:
+        usage_error("run", f"{args.spec}: [data] must name a dataset or a path (a table file)")
     store_path = args.store if args.store is not None else Path("results") / f"{spec.name}.sqlite"
     try:
         store = Store(store_path)

@@ -76,17 +76,31 @@ def coordinate_median(points: np.ndarray) -> np.ndarray:
 
 
 @PARAMETER_AGGREGATORS.register("trimmed_mean")
-def trimmed_mean(points: np.ndarray, *, beta: float = 0.1) -> np.ndarray:
-    """Coordinate-wise mean after dropping the ``floor(beta N)`` smallest and largest values of each coordinate.
+def trimmed_mean(points: np.ndarray, *, beta: float | None = None, n_bad: int | None = None) -> np.ndarray:
+    """Coordinate-wise mean after dropping the ``t`` smallest and largest values of each coordinate (Yin et al. 2018).
 
-    ``beta`` lies in [0, 1/2): at least one value per coordinate is always left.
+    ``t = n_bad`` (the number of bad sources to guard against, ``2 n_bad < N``) or ``t = floor(beta N)``
+    with ``beta`` in [0, 1/2), default 0.1; give at most one of them. The default trims nothing when
+    ``N < 10`` and then warns (RuntimeWarning): it is the plain mean there, so pass ``n_bad``.
     """
     points = _check_points(points)
-    beta = check_real("beta", beta, low=0.0, high=0.5, high_open=True)
     n = points.shape[0]
-    cut = math.floor(beta * n + 1e-9)
-    if 2 * cut >= n:
-        raise ValueError(f"beta={beta} trims every one of the N={n} values; use a smaller beta")
+    if beta is not None and n_bad is not None:
+        raise ValueError(f"trimmed_mean takes beta or n_bad, not both; got beta={beta}, n_bad={n_bad}")
+    if n_bad is not None:
+        cut = check_int("n_bad", n_bad, minimum=0, maximum=(n - 1) // 2)
+    else:
+        fraction = check_real("beta", 0.1 if beta is None else beta, low=0.0, high=0.5, high_open=True)
+        cut = math.floor(fraction * n + 1e-9)
+        if 2 * cut >= n:
+            raise ValueError(f"beta={beta} trims every one of the N={n} values; use a smaller beta")
+        if beta is None and cut == 0:
+            warnings.warn(
+                f"trimmed_mean's default beta=0.1 trims nothing at N={n} (floor(beta N) = 0): it is the plain "
+                "mean; pass n_bad (values trimmed at each end) or a larger beta",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return np.sort(points, axis=0)[cut : n - cut].mean(axis=0)
 
 

@@ -8,6 +8,8 @@ filters sources of samples (our "Krum on disc" variant: the discrepancy is a pse
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from multisource.data.selection import Selection
@@ -33,10 +35,18 @@ def multi_krum(
     """Keep the ``N - n_bad`` sources with the smallest Krum scores on ``disc``.
 
     ``n_bad = floor(alpha N)`` unless given. Ties with the last kept score are kept too, so the result is
-    permutation-equivariant.
+    permutation-equivariant. Warns (RuntimeWarning) when ``N < 2 n_bad + 3``, outside the condition of
+    Blanchard et al.'s guarantee (their Proposition 1, ``2 n_bad + 2 < N``).
     """
     disc, sizes = check_disc_matrix(disc, sizes)
     n = disc.shape[0]
     n_bad = rule_n_bad(n, alpha, n_bad, rule="multi_krum")
     scores = krum_scores(disc, n_bad)
+    if n < 2 * n_bad + 3:
+        warnings.warn(
+            f"multi_krum with n_bad={n_bad} needs N >= 2 n_bad + 3 = {2 * n_bad + 3} sources for its guarantee, "
+            f"got N={n}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return Selection.from_mask(keep_smallest(scores, n - n_bad), sizes, scores=scores, n_bad=n_bad, fell_back=False)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.dummy import DummyClassifier
 
 from multisource.corruption import Adversary
 from multisource.data import load_dataset, make_multisource
@@ -25,6 +26,7 @@ from multisource.learners import (
     aligned_proba,
     fit_on_selection,
     fit_per_source,
+    fit_weighted,
     linear_logits,
     make_learner,
     softmax_proba,
@@ -83,19 +85,46 @@ def _scalar_info(info: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in info.items() if isinstance(v, bool | int | float | str)}, sort_keys=True)
 
 
+class ConstantIfOneClass(ClassifierMixin, BaseEstimator):
+    """``estimator``, or the constant classifier when the training labels hold a single class.
+
+    A rule may keep sources that hold one class only (a Dirichlet split's source for
+    ``single_trusted``, a reference source with large ``lambda`` in ``kl2019``'s cross-validation),
+    where a classifier cannot be fitted: the ERM over any class containing the constants is then the
+    constant prediction of that class. ``single_class_`` records that it happened (the row's ``info``).
+    """
+
+    def __init__(self, estimator: BaseEstimator) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> ConstantIfOneClass:
+        self.single_class_ = bool(np.unique(y).size < 2)
+        self.estimator_ = DummyClassifier(strategy="most_frequent") if self.single_class_ else clone(self.estimator)
+        fit_weighted(self.estimator_, X, y, sample_weight)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.estimator_.predict_proba(X)
+
+
 class _PointEvaluator:
     """Evaluates rules on one corrupted dataset; per-source models are fitted once and shared."""
 
-    def __init__(self, context: RuleContext, alpha: float) -> None:
+    def __init__(self, context: RuleContext, alpha: float, per_source_learner: BaseEstimator) -> None:
         if context.bad is None:
             raise ValueError("context.bad must be the true (N,) bad mask of the grid point, got None")
         self.context, self.alpha, self.bad = context, alpha, context.bad
         self.dataset, self.learner = context.dataset, context.learner
+        self.per_source_learner = per_source_learner
         self._models: list[BaseEstimator] | None = None
 
     def models(self) -> list[BaseEstimator]:
         if self._models is None:
-            self._models = fit_per_source(self.learner, self.dataset)
+            self._models = fit_per_source(self.per_source_learner, self.dataset)
         return self._models
 
     def error(self, predicted: np.ndarray) -> float:
@@ -104,7 +133,7 @@ class _PointEvaluator:
     def run_filter(self, rule: Component) -> dict[str, Any]:
         ds = self.dataset
         selection = FILTERING_RULES.get(rule.name)(
-            self.context.disc, ds.sizes, self.alpha, context=self.context, **rule.params
+            self.context.disc, ds.sizes, rule_alpha(rule, self.alpha), context=self.context, **rule.params
         )
         model = fit_on_selection(clone(self.learner), ds, selection)
         precision, recall = filter_precision_recall(selection.kept, self.bad)
@@ -114,7 +143,7 @@ class _PointEvaluator:
             "recall": recall,
             "n_kept": int(selection.kept.sum()),
             "fell_back": bool(selection.info.get("fell_back", False)),
-            "info": _scalar_info(selection.info),
+            "info": _scalar_info({**selection.info, **({"single_class": True} if model.single_class_ else {})}),
         }
 
     def run_aggregator(self, rule: Component, kind: str) -> dict[str, Any]:
@@ -136,21 +165,33 @@ class _PointEvaluator:
         }
 
 
-def build_point_data(spec: ExperimentSpec, point: GridPoint) -> tuple[MultiSourceDataset, np.ndarray]:
-    """The corrupted sources of a grid point and the true (N,) mask of bad sources."""
-    data = load_dataset(spec.dataset, seed=point.seed, **spec.dataset_params)
-    clean = make_multisource(
+def clean_sources(spec: ExperimentSpec, seed: int) -> MultiSourceDataset:
+    """The clean sources at ``seed``: the spec's own ``data`` as they are, or its data set dealt by its split."""
+    if spec.data is not None:
+        return spec.data
+    data = load_dataset(spec.dataset, seed=seed, **spec.dataset_params)
+    return make_multisource(
         data,
-        n_sources=spec.n_sources,
-        m=spec.m,
+        n_sources=None if spec.m is None else spec.n_sources,
+        m=list(spec.m) if isinstance(spec.m, tuple) else spec.m,
         split=spec.split,
         n_test=spec.n_test,
         standardize=spec.standardize,
-        seed=point.seed,
+        seed=seed,
         **spec.split_params,
     )
+
+
+def rule_alpha(rule: Component, alpha: float) -> float | None:
+    """The alpha a filtering rule is called with: none when its parameters give ``n_bad`` (which then wins)."""
+    return None if "n_bad" in rule.params else alpha
+
+
+def build_point_data(spec: ExperimentSpec, point: GridPoint) -> tuple[MultiSourceDataset, np.ndarray]:
+    """The corrupted sources of a grid point and the true (N,) mask of bad sources."""
+    clean = clean_sources(spec, point.seed)
     if point.attack == NO_ATTACK:
-        return clean, np.zeros(spec.n_sources, dtype=bool)
+        return clean, np.zeros(clean.n_sources, dtype=bool)
     adversary = Adversary(
         point.alpha,
         point.attack.name,
@@ -177,7 +218,8 @@ def run_point(spec: ExperimentSpec, point: GridPoint, rules: tuple[Component, ..
     disc = pairwise(dataset, estimator=spec.discrepancy.name, seed=point.seed, **spec.discrepancy.params)
     disc_seconds = time.perf_counter() - start
     learner = make_learner(spec.learner.name, random_state=point.seed, **spec.learner.params)
-    evaluator = _PointEvaluator(RuleContext(dataset, disc, learner, seed=point.seed, bad=bad), point.alpha)
+    context = RuleContext(dataset, disc, ConstantIfOneClass(learner), seed=point.seed, bad=bad)
+    evaluator = _PointEvaluator(context, point.alpha, learner)
     rows = []
     for rule in rules:
         kind = rule_kind(rule.name)

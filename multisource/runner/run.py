@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from multisource.data.dataset import MultiSourceDataset
 from multisource.runner.executors import TaskFailure, check_executor, map_unordered
 from multisource.runner.experiment import GridPoint, grid_points, row_key, run_point
 from multisource.runner.spec import Component, ExperimentSpec, canonical_json, short_hash
@@ -133,6 +134,7 @@ def run_experiment(
     retries: int = 2,
     plugins: Sequence[str] = (),
     progress: bool = True,
+    data: MultiSourceDataset | None = None,
 ) -> RunSummary:
     """Compute every grid point of ``spec`` that is not complete in ``store``, committing each point as it ends.
 
@@ -144,8 +146,15 @@ def run_experiment(
     points on an existing Dask cluster (``executor="dask"`` is implied); cells whose learner or
     discrepancy runs on CUDA then ask for the worker resource ``GPU=1`` (:func:`needs_gpu`).
     ``plugins``: modules to import on every worker first (where your own registered components live).
+    ``data``: clean sources from Python (e.g. ``MultiSourceDataset.from_frame``) for a spec without
+    ``[data]``; they are used as they are at every seed, checked like a spec's data before any work
+    (:meth:`ExperimentSpec.with_data`), and their content's hash enters the setting.
     """
     retries = check_int("retries", retries, minimum=0)
+    if data is not None:
+        spec = spec.with_data(data)
+    if not spec.has_data:
+        raise ValueError(f"spec {spec.name!r} has no [data] (dataset or path): pass data=<MultiSourceDataset>")
     executor = check_executor(jobs, "dask" if scheduler is not None else executor, scheduler)
     plugins = tuple(plugins)
     for module in plugins:

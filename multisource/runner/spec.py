@@ -29,11 +29,26 @@ receive the true bad mask; ``threshold = "theory"`` asks for the theory's ``s = 
 (:func:`multisource.bounds.theory_threshold` with ``delta``, default 0.05, and the VC dimension
 ``vc_dimension``, default ``d + 1`` for linear classifiers in d dimensions); ``lam = "cv"`` of
 ``kl2019`` picks lambda by cross-validation of the learner on the reference source, with folds
-drawn from the grid point's seed (KL2019 Algorithm 1).
+drawn from the grid point's seed (KL2019 Algorithm 1). A rule given ``n_bad`` in its parameters guards
+against that number of bad sources instead of ``floor(alpha N)`` (the runner then passes no alpha).
+
+Your own data (``docs/your_data.md``): ``[data] path = "my.csv"`` (CSV, TSV or Parquet, relative
+to the spec file) with ``target``, ``source`` and the options of
+:func:`~multisource.data.tables.dataset_from_frame` (``test``, ``features``, ``standardize``,
+``missing``, ``min_size``, ``small``, ``seed``) takes the sources from the file's source column; the
+setting holds a hash of the file's content, so changed data never share rows with the old. A
+spec without ``dataset`` or ``path`` gets its sources from Python:
+``run_experiment(spec, store, data=dataset)``. ``split = "by_column"`` on a registered data set
+with groups (``"contraception"``) takes the natural sources, and neither ``n_sources`` nor ``m``.
+
+Everything is checked when the spec is built, before any work: names, keys, types, and (with the
+data at hand) the parameters of every rule, attack, learner, discrepancy and split, by a dry call
+on the clean sources of the first seed (:func:`multisource.runner.checks.check_on_data`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -42,11 +57,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the same parser as the tomli backport
     import tomli as tomllib  # type: ignore[import-not-found]
 
+from multisource.data.dataset import MultiSourceDataset
 from multisource.utils.validation import (
     ADVERSARY_SELECTIONS,
     check_alpha,
@@ -58,6 +76,15 @@ from multisource.utils.validation import (
 
 RULE_KINDS = ("filter", "baseline", "parameter_aggregator", "prediction_aggregator")
 
+#: Keys of ``[data]`` that name a registered data set and how it is dealt into sources.
+REGISTERED_DATA_KEYS = frozenset(
+    {"dataset", "params", "n_sources", "m", "split", "split_params", "n_test", "standardize"}
+)
+#: Keys of ``[data]`` for a table file: the path and the options of ``dataset_from_frame``.
+TABLE_KEYS = frozenset(
+    {"path", "target", "source", "test", "features", "standardize", "missing", "min_size", "small", "seed"}
+)
+
 
 def canonical_json(value: object) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal strings (and hashes)."""
@@ -67,6 +94,32 @@ def canonical_json(value: object) -> str:
 def short_hash(value: object) -> str:
     """16 hex digits of the SHA-256 of ``canonical_json(value)``."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
+
+
+def file_hash(path: Path) -> str:
+    """16 hex digits of the SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def dataset_hash(data: MultiSourceDataset) -> str:
+    """16 hex digits of the SHA-256 of a dataset's content: its arrays (dtype, shape, bytes), K and N."""
+    digest = hashlib.sha256(canonical_json([data.n_classes, data.n_sources]).encode())
+    for array in (data.X, data.y, data.source, data.X_test, data.y_test):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is a bool; a string such as ``"false"`` is refused, not read as true by ``bool()``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: Set[str], required: Set[str] = frozenset()) -> None:
@@ -134,8 +187,11 @@ class ExperimentSpec:
     Attributes
     ----------
     name : experiment name used in reports.
-    dataset, dataset_params : a name in ``multisource.data.DATASETS`` and its loader parameters.
-    n_sources, m : N sources of m samples each.
+    dataset, dataset_params : a name in ``multisource.data.DATASETS`` and its loader parameters; ``""``
+        when the sources come from ``data`` (a table file or a dataset given in Python).
+    n_sources, m : N sources of m samples each (``m`` may list one size per source); None when the
+        data give the sources (``data``, or a natural split such as ``"by_column"``): ``n_sources``
+        is then filled in from the data.
     split, split_params : a name in ``multisource.data.SPLITS`` and its parameters.
     n_test : clean test set size (int) or fraction of the data set.
     alphas : fractions of corrupted sources, each in [0, 1/2); ``floor(alpha N)`` sources are bad.
@@ -147,12 +203,15 @@ class ExperimentSpec:
     learner : a learner for ``multisource.learners.make_learner``.
     discrepancy : the ``multisource.discrepancy.pairwise`` estimator and its parameters.
     seeds : one grid point per seed (the seed fixes the split, the adversary and the learner).
+    table : the ``[data]`` options of a table file (``path`` and ``dataset_from_frame``'s options).
+    data : clean sources used as they are at every seed (from ``table``'s file or from Python).
+    data_hash : hash of the file's content (table) or of ``data``'s content; part of the setting.
     """
 
     name: str
     dataset: str
-    n_sources: int
-    m: int
+    n_sources: int | None
+    m: int | tuple[int, ...] | None
     alphas: tuple[float, ...]
     attacks: tuple[Component, ...]
     rules: tuple[Component, ...]
@@ -166,12 +225,14 @@ class ExperimentSpec:
     standardize: bool = True
     selection: str = "fixed"
     bad: tuple[int, ...] | None = None
+    table: dict[str, Any] = field(default_factory=dict)
+    data: MultiSourceDataset | None = field(default=None, compare=False, repr=False)
+    data_hash: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
-        check_int("n_sources", self.n_sources, minimum=2)
-        check_int("m", self.m, minimum=1)
+        check_bool("standardize", self.standardize)
         if isinstance(self.n_test, float):
             check_real("n_test", self.n_test, low=0.0, high=1.0, low_open=True, high_open=True)
         else:
@@ -181,7 +242,7 @@ class ExperimentSpec:
             if not value:
                 raise ValueError(f"{what} must not be empty, got {list(value)}")
             object.__setattr__(self, what, value)
-        self._check_alphas()
+        object.__setattr__(self, "alphas", tuple(check_alpha(a, "alphas[]") for a in self.alphas))
         for seed in self.seeds:
             check_int("seeds[]", seed, minimum=0)
         if len(set(self.seeds)) != len(self.seeds):
@@ -190,12 +251,66 @@ class ExperimentSpec:
             labels = [c.label for c in getattr(self, what)]
             if len(set(labels)) != len(labels):
                 raise ValueError(f"{what} labels must be unique, got {labels}; give duplicates a 'label'")
-        self._check_adversary()
+        if self.selection not in ADVERSARY_SELECTIONS:
+            raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {self.selection!r}")
         self._check_names()
+        self._check_sources()
+        if self.has_data:
+            from multisource.runner.checks import check_on_data, checked_clean_sources
+
+            clean = checked_clean_sources(self)
+            if self.n_sources is None:
+                object.__setattr__(
+                    self, "n_sources", check_int("n_sources (sources in the data)", clean.n_sources, minimum=2)
+                )
+            self._check_alphas()
+            self._check_adversary()
+            check_on_data(self, clean)
+
+    @property
+    def has_data(self) -> bool:
+        """Whether the spec names its data (a data set, a file or sources); if not, ``run_experiment(data=...)``."""
+        return bool(self.dataset) or self.data is not None
+
+    def _check_sources(self) -> None:
+        """Sizes from the spec or the data; ``n_sources`` filled in when the data give the sources."""
+        from multisource.data import SPLITS
+
+        if self.data is not None:
+            if not isinstance(self.data, MultiSourceDataset):
+                raise TypeError(f"data must be a MultiSourceDataset, got {type(self.data).__name__}")
+            if self.dataset or self.m is not None or self.n_sources not in (None, self.data.n_sources):
+                raise ValueError("data gives the sources: leave dataset, n_sources and m unset")
+            object.__setattr__(self, "n_sources", self.data.n_sources)
+            object.__setattr__(self, "data_hash", self.data_hash or dataset_hash(self.data))
+            return
+        if not self.dataset:
+            return
+        if SPLITS.get(self.split).by_groups:
+            if self.n_sources is not None or self.m is not None:
+                raise ValueError(
+                    f"split {self.split!r} takes the sources from the data; leave [data] n_sources and m unset"
+                )
+            return
+        if self.m is None:
+            raise ValueError("[data] m must be given: samples per source (an int >= 1 or a list of them)")
+        if isinstance(self.m, list | tuple):
+            object.__setattr__(self, "m", tuple(check_int("m[]", size, minimum=1) for size in self.m))
+            if self.n_sources is None:
+                object.__setattr__(self, "n_sources", len(self.m))
+            if self.n_sources != len(self.m):
+                raise ValueError(f"n_sources must equal len(m) = {len(self.m)}, got {self.n_sources}")
+        elif self.m is not None:
+            check_int("m", self.m, minimum=1)
+        if self.n_sources is not None:
+            check_int("n_sources", self.n_sources, minimum=2)
+        else:
+            raise ValueError("[data] n_sources must be given (N >= 2), or m as a list of sizes")
 
     def _check_alphas(self) -> None:
         """Distinct alphas in [0, 1/2), each with its own number of bad sources (reports are indexed by it)."""
-        object.__setattr__(self, "alphas", tuple(check_alpha(a, "alphas[]") for a in self.alphas))
+        if self.n_sources is None:
+            return
         if len(set(self.alphas)) != len(self.alphas):
             raise ValueError(f"alphas must be distinct, got {list(self.alphas)}")
         n_bad = [n_bad_sources(a, self.n_sources) for a in self.alphas]
@@ -211,10 +326,8 @@ class ExperimentSpec:
             )
 
     def _check_adversary(self) -> None:
-        """A known selection; user-chosen bad sources fit N and have the size every positive alpha asks for."""
-        if self.selection not in ADVERSARY_SELECTIONS:
-            raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {self.selection!r}")
-        if self.bad is None:
+        """User-chosen bad sources fit N and have the size every positive alpha asks for."""
+        if self.bad is None or self.n_sources is None:
             return
         object.__setattr__(self, "bad", check_bad_sources(self.bad, self.n_sources))
         if self.selection != "fixed":
@@ -233,7 +346,8 @@ class ExperimentSpec:
         from multisource.discrepancy import DISCREPANCY_ESTIMATORS
         from multisource.learners import make_learner
 
-        DATASETS.get(self.dataset)
+        if self.dataset:
+            DATASETS.get(self.dataset)
         SPLITS.get(self.split)
         DISCREPANCY_ESTIMATORS.get(self.discrepancy.name)
         for attack in self.attacks:
@@ -242,10 +356,18 @@ class ExperimentSpec:
             rule_kind(rule.name)
         make_learner(self.learner.name, **self.learner.params)
 
+    def with_data(self, data: MultiSourceDataset) -> ExperimentSpec:
+        """This spec on the clean sources ``data`` (from Python), checked on them; their hash enters the setting."""
+        if self.has_data:
+            raise ValueError(
+                f"spec {self.name!r} names its data ([data] dataset or path); data= is for a spec without [data]"
+            )
+        return dataclasses.replace(self, data=data, n_sources=None, m=None, data_hash=None)
+
     # ---- TOML -------------------------------------------------------------------------------------
     @classmethod
     def from_toml(cls, path: str | Path) -> ExperimentSpec:
-        """Read and validate a spec file; errors name the offending key."""
+        """Read and validate a spec file; errors name the offending key. A ``[data] path`` is relative to the file."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"spec file {str(path)!r} does not exist")
@@ -255,39 +377,27 @@ class ExperimentSpec:
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path}: invalid TOML: {err}") from None
         table.setdefault("name", path.stem)
-        return cls.from_dict(table)
+        return cls.from_dict(table, base=path.parent)
 
     @classmethod
-    def from_dict(cls, table: dict[str, Any]) -> ExperimentSpec:
-        """A spec from the table layout of the TOML file (see the module docstring)."""
+    def from_dict(cls, table: dict[str, Any], base: str | Path | None = None) -> ExperimentSpec:
+        """A spec from the table layout of the TOML file (see the module docstring).
+
+        ``base`` is the folder a relative ``[data] path`` is read from (default: the working directory).
+        """
         _check_keys(
             "spec",
             table,
             {"name", "seeds", "alphas", "rules", "attacks", "data", "learner", "discrepancy", "adversary"},
-            {"seeds", "alphas", "rules", "attacks", "data"},
+            {"name", "seeds", "alphas", "rules", "attacks"},
         )
-        data = dict(table["data"])
-        _check_keys(
-            "[data]",
-            data,
-            {"dataset", "params", "n_sources", "m", "split", "split_params", "n_test", "standardize"},
-            {"dataset", "n_sources", "m"},
-        )
-        adversary = dict(table.get("adversary", {}))
-        _check_keys("[adversary]", adversary, {"selection", "bad"})
         for key in ("alphas", "seeds", "rules", "attacks"):
             if not isinstance(table[key], list):
                 raise TypeError(f"{key} must be a list, got {table[key]!r}")
+        adversary = _table("[adversary]", table.get("adversary", {}))
+        _check_keys("[adversary]", adversary, {"selection", "bad"})
         return cls(
             name=table["name"],
-            dataset=data["dataset"],
-            dataset_params=dict(data.get("params", {})),
-            n_sources=data["n_sources"],
-            m=data["m"],
-            split=data.get("split", "iid"),
-            split_params=dict(data.get("split_params", {})),
-            n_test=data.get("n_test", 0.25),
-            standardize=bool(data.get("standardize", True)),
             alphas=tuple(table["alphas"]),
             attacks=tuple(Component.parse("attacks[]", a) for a in table["attacks"]),
             selection=adversary.get("selection", "fixed"),
@@ -296,20 +406,27 @@ class ExperimentSpec:
             learner=Component.parse("learner", table.get("learner", "logreg")),
             discrepancy=Component.parse("discrepancy", table.get("discrepancy", "linear")),
             seeds=tuple(table["seeds"]),
+            **_data_fields(_table("[data]", table.get("data", {})), Path.cwd() if base is None else Path(base)),
         )
 
     # ---- identity ---------------------------------------------------------------------------------
     def setting(self) -> dict[str, Any]:
         """Everything that fixes a grid point's result apart from the grid axes (attack, alpha, seed, rule).
 
-        ``bad`` enters only when it is given, so the settings of specs without it keep their hashes.
+        ``bad``, the table options and the data's hash enter only when given, so the settings of specs
+        without them keep their hashes. A table's ``path`` is left out: its content's hash stands for it.
         """
-        chosen = {} if self.bad is None else {"bad": list(self.bad)}
+        extra: dict[str, Any] = {} if self.bad is None else {"bad": list(self.bad)}
+        if self.table:
+            extra["table"] = {k: v for k, v in self.table.items() if k != "path"}
+        if self.data_hash is not None:
+            extra["data_hash"] = self.data_hash
+        m = list(self.m) if isinstance(self.m, tuple) else self.m
         return {
             "dataset": self.dataset,
             "dataset_params": self.dataset_params,
             "n_sources": self.n_sources,
-            "m": self.m,
+            "m": m,
             "split": self.split,
             "split_params": self.split_params,
             "n_test": self.n_test,
@@ -317,7 +434,7 @@ class ExperimentSpec:
             "selection": self.selection,
             "learner": self.learner.key(),
             "discrepancy": self.discrepancy.key(),
-            **chosen,
+            **extra,
         }
 
     def setting_hash(self) -> str:
@@ -326,11 +443,70 @@ class ExperimentSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (stored next to the results)."""
+        path = {"path": self.table["path"]} if "path" in self.table else {}
         return {
             "name": self.name,
             **self.setting(),
+            **path,
             "alphas": list(self.alphas),
             "attacks": [asdict(a) for a in self.attacks],
             "rules": [asdict(r) for r in self.rules],
             "seeds": list(self.seeds),
         }
+
+
+def _table(where: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} must be a table, got {value!r}")
+    return dict(value)
+
+
+def _data_fields(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The ``ExperimentSpec`` fields of a ``[data]`` table: a registered data set, a table file, or nothing."""
+    if "path" in data:
+        return _table_fields(data, base)
+    if not data:
+        return {"dataset": "", "n_sources": None, "m": None}
+    _check_keys("[data]", data, REGISTERED_DATA_KEYS | {"path"}, {"dataset"})
+    m = data.get("m")
+    return {
+        "dataset": data["dataset"],
+        "dataset_params": _table("[data] params", data.get("params", {})),
+        "n_sources": data.get("n_sources"),
+        "m": tuple(m) if isinstance(m, list) else m,
+        "split": data.get("split", "iid"),
+        "split_params": _table("[data] split_params", data.get("split_params", {})),
+        "n_test": data.get("n_test", 0.25),
+        "standardize": check_bool("[data] standardize", data.get("standardize", True)),
+    }
+
+
+def _table_fields(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``[data] path = ...``: read the file once (``read_table``), hash its bytes, keep the options."""
+    from multisource.data.tables import read_table
+
+    _check_keys("[data] with path", data, TABLE_KEYS, {"path", "target", "source"})
+    if not isinstance(data["path"], str) or not data["path"]:
+        raise TypeError(f"[data] path must be a file name, got {data['path']!r}")
+    path = (base / data["path"]).resolve()
+    if not path.is_file():
+        raise ValueError(f"[data] path {str(path)!r} is not a file")
+    options = {k: v for k, v in data.items() if k != "path"}
+    if "standardize" in options:
+        check_bool("[data] standardize", options["standardize"])
+    options.setdefault("seed", 0)
+    check_int("[data] seed", options["seed"], minimum=0)
+    try:
+        sources = read_table(path, **options)
+    except TypeError as err:
+        raise TypeError(f"[data]: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"[data]: {err}") from None
+    return {
+        "dataset": "",
+        "n_sources": None,
+        "m": None,
+        "table": {"path": str(path), **options},
+        "data": sources,
+        "data_hash": file_hash(path),
+    }

@@ -54,7 +54,7 @@ def test_setting_hash_ignores_grid_axes_but_not_the_setting(write_spec):
         ('name = "tiny"', 'name = "tiny"\nlearner = "NoSuchClassifier"', "unknown learner 'NoSuchClassifier'"),
         ('name = "tiny"', 'name = "tiny"\nrepeats = 3', "spec: unknown keys \\['repeats'\\]"),
         ("m = 20", "samples = 20", "\\[data\\]: unknown keys \\['samples'\\]"),
-        ("n_sources = 5\n", "", "\\[data\\]: missing required keys \\['n_sources'\\]"),
+        ("n_sources = 5\n", "", "\\[data\\] n_sources must be given \\(N >= 2\\), or m as a list"),
         ("[data]", "[data", "invalid TOML"),
         ("[data]", '[adversary]\nselection = "random"\n\n[data]', "selection must be one of \\('fixed', 'adaptive'\\)"),
         (

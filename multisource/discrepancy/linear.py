@@ -98,7 +98,7 @@ def sklearn_discrepancy(
     return float(flip_discrepancy(scores, y, signed, n_classes))
 
 
-def _source_rows(source: np.ndarray, n_sources: int) -> tuple[np.ndarray, np.ndarray]:
+def source_rows(source: np.ndarray, n_sources: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, M) row indices of every source padded with row 0, and the (N, M) mask of real rows."""
     sizes = np.bincount(source, minlength=n_sources)
     order = np.argsort(source, kind="stable")
@@ -291,7 +291,7 @@ def linear_pairwise_matrix(
     center, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
     X = (X - center) / scale
-    rows, real = _source_rows(source, n_sources)
+    rows, real = source_rows(source, n_sources)
     moments = SourceMoments.of_sources(X, rows, real, center, scale)
     designs = _source_designs(X, y, rows, real, n_classes, device)
     per_pair = _workspace_per_pair(solver, rows.shape[1], X.shape[1] + 1, n_problems(n_classes))

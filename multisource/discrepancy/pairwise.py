@@ -10,6 +10,7 @@ import torch
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.discrepancy.linear import linear_pairwise_matrix, sklearn_discrepancy
+from multisource.discrepancy.mlp import mlp_pairwise_matrix
 from multisource.discrepancy.stumps import stump_discrepancy
 from multisource.utils.registry import Registry
 from multisource.utils.threads import single_threaded_blas
@@ -39,6 +40,20 @@ def _linear(dataset: MultiSourceDataset, *, device: DeviceLike, rng: np.random.G
         dataset.source,
         n_sources=dataset.n_sources,
         n_classes=dataset.n_classes,
+        device=device,
+        **options,
+    )
+
+
+@DISCREPANCY_ESTIMATORS.register("mlp")
+def _mlp(dataset: MultiSourceDataset, *, device: DeviceLike, rng: np.random.Generator, **options: Any) -> np.ndarray:
+    return mlp_pairwise_matrix(
+        dataset.X,
+        dataset.y,
+        dataset.source,
+        n_sources=dataset.n_sources,
+        n_classes=dataset.n_classes,
+        rng=rng,
         device=device,
         **options,
     )
@@ -79,12 +94,18 @@ def pairwise(
           ``chunk_size``, ``dtype``, ``progress``; see
           :func:`~multisource.discrepancy.linear.linear_pairwise_matrix` and ``docs/discrepancy.md``.
           A lower bound on the supremum.
-        - "sklearn": the same estimator, one scikit-learn ``LogisticRegression`` per pair and problem
+        - "mlp": H = one-hidden-layer MLPs (``hidden=16`` ReLU units), label-flip ERM on the weighted
+          cross-entropy, every pair's net trained at once by batched full-batch Adam with early
+          stopping (options ``hidden``, ``lr``, ``max_epochs``, ``patience``, ``tol``,
+          ``chunk_size``); see :func:`~multisource.discrepancy.mlp.mlp_pairwise_matrix`. Draws
+          the nets' initial weights from ``rng``.
+        - "sklearn": the same estimator as "linear", one scikit-learn ``LogisticRegression`` per pair and problem
           (options ``l2``, ``scaling``, ``max_iter``, ``tol``); the slow reference.
         - "stumps": H = decision stumps, computed exactly (no options).
     device : torch device for "linear" ("auto" picks CUDA when present); ignored by the others.
     seed : int, numpy Generator or None. Every estimator receives ``rng = check_random_state(seed)``
-        and draws from it where it has randomness; "linear", "sklearn" and "stumps" are deterministic
+        and draws from it where it has randomness ("mlp": initial weights, so the same seed gives
+        the same matrix); "linear", "sklearn" and "stumps" are deterministic
         (the matrix is the same for every seed), so for them the seed is accepted and unused. A seed
         of the wrong type is refused (``TypeError``) whatever the estimator.
     **options : keyword options of the estimator; one it does not take is a ``TypeError``.

@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 
 from multisource.data import MultiSourceDataset
 from multisource.discrepancy import pairwise
-from multisource.discrepancy.linear import SourceMoments, _source_rows
+from multisource.discrepancy.linear import SourceMoments, source_rows
 
 
 def _raw_sources(loader, sizes, seed) -> MultiSourceDataset:
@@ -71,7 +71,7 @@ def test_per_pair_ridge_is_l2_times_the_standard_scaler_variance_in_solver_coord
     X[:, 3] = 3.0  # constant everywhere
     center, scale = X.mean(0), X.std(0)
     scale[scale == 0] = 1.0
-    rows, real = _source_rows(source, 3)
+    rows, real = source_rows(source, 3)
     moments = SourceMoments.of_sources((X - center) / scale, rows, real, center, scale)
     a, b = np.array([0, 0, 1]), np.array([1, 2, 2])
     ridge = moments.penalty(a, b, 0.5, "pair")

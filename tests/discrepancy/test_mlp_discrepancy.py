@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+import torch
+
+from multisource.data import MultiSourceDataset
+from multisource.discrepancy import pairwise
+from multisource.discrepancy.mlp import init_mlp_stack, mlp_logits, train_mlp_stack
+
+
+def _two_sources(X_a, y_a, X_b, y_b, n_classes=2) -> MultiSourceDataset:
+    return MultiSourceDataset(
+        X=np.vstack([X_a, X_b]),
+        y=np.concatenate([y_a, y_b]),
+        source=np.repeat([0, 1], [len(y_a), len(y_b)]),
+        X_test=X_a[:2],
+        y_test=y_a[:2],
+        n_classes=n_classes,
+        n_sources=2,
+    )
+
+
+@pytest.mark.slow
+def test_mlp_finds_the_xor_discrepancy_that_linear_classifiers_miss():
+    # S_a labels the quadrants by XOR, S_b by its complement: h = XOR is right on S_a and wrong on
+    # S_b (disc = 1), while a linear classifier fits XOR on about two thirds of the plane at best.
+    rng = np.random.default_rng(0)
+    X_a, X_b = rng.uniform(-1, 1, (100, 2)), rng.uniform(-1, 1, (100, 2))
+    xor = lambda X: ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)  # noqa: E731
+    ds = _two_sources(X_a, xor(X_a), X_b, 1 - xor(X_b))
+    assert pairwise(ds, estimator="linear", l2=1e-3)[0, 1] < 0.5
+    assert pairwise(ds, estimator="mlp", hidden=16, lr=0.05, max_epochs=500, seed=0)[0, 1] > 0.9
+
+
+@pytest.mark.slow
+def test_mlp_disc_of_a_multiclass_source_against_its_relabelled_copy_is_near_one():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 2))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])  # three classes, separable by two thresholds
+    ds = _two_sources(X, y, X, (y + 1) % 3, n_classes=3)
+    assert pairwise(ds, estimator="mlp", lr=0.05, max_epochs=300, seed=0)[0, 1] > 0.9
+
+
+def test_the_same_seed_gives_the_same_mlp_matrix():
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((60, 3)), rng.integers(0, 2, 60)
+    ds = MultiSourceDataset(
+        X=X, y=y, source=np.repeat(np.arange(3), 20), X_test=X[:2], y_test=y[:2], n_classes=2, n_sources=3
+    )
+    first = pairwise(ds, estimator="mlp", max_epochs=30, seed=7)
+    np.testing.assert_array_equal(pairwise(ds, estimator="mlp", max_epochs=30, seed=7), first)
+
+
+def test_stacked_adam_training_equals_a_loop_of_per_net_torch_trainings():
+    # Adam is coordinate-wise: one optimizer over the stacked tensors is one Adam per net.
+    rng = np.random.default_rng(3)
+    B, n, d, h, K = 3, 40, 4, 5, 3
+    X = torch.tensor(rng.standard_normal((B, n, d)), dtype=torch.float32)
+    labels = torch.tensor(rng.integers(0, K, (B, n)))
+    weights = torch.tensor(rng.random((B, n)) / n, dtype=torch.float32)
+    params = init_mlp_stack(B, d, h, K, torch.Generator().manual_seed(0), torch.device("cpu"))
+    start = [p.detach().clone() for p in params]
+    trained = train_mlp_stack(params, X, labels, weights, lr=0.01, max_epochs=40, patience=10**6, tol=-np.inf)
+    for net in range(B):
+        model = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.ReLU(), torch.nn.Linear(h, K))
+        with torch.no_grad():
+            model[0].weight.copy_(start[0][net].T), model[0].bias.copy_(start[1][net, 0])
+            model[2].weight.copy_(start[2][net].T), model[2].bias.copy_(start[3][net, 0])
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        for _ in range(39):  # the last epoch evaluates; the best iterate is the 40th
+            loss = (
+                weights[net] * torch.nn.functional.cross_entropy(model(X[net]), labels[net], reduction="none")
+            ).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            expected = model(X[net])
+        torch.testing.assert_close(mlp_logits(trained, X)[net].detach(), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_early_stopping_never_returns_a_net_worse_than_its_initial_one():
+    rng = np.random.default_rng(4)
+    X = torch.tensor(rng.standard_normal((2, 30, 2)), dtype=torch.float32)
+    labels, weights = torch.tensor(rng.integers(0, 2, (2, 30))), torch.full((2, 30), 1 / 30)
+    params = init_mlp_stack(2, 2, 4, 2, torch.Generator().manual_seed(1), torch.device("cpu"))
+
+    def loss(p):
+        ce = torch.nn.functional.cross_entropy(mlp_logits(p, X).transpose(1, 2), labels, reduction="none")
+        return (weights * ce).sum(1).detach()
+
+    before = loss(params)
+    # A step size this large makes Adam oscillate; the net returned is the best one visited.
+    best = train_mlp_stack(params, X, labels, weights, lr=5.0, max_epochs=30, patience=30, tol=0.0)
+    assert torch.all(loss(best) <= before) and torch.any(loss(best) < before)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [({"hidden": 0}, "hidden must be >= 1"), ({"lr": 0.0}, "lr must lie in"), ({"patience": 0}, "patience")],
+)
+def test_bad_mlp_options_are_refused_by_name(options, match):
+    X = np.random.default_rng(5).standard_normal((10, 2))
+    ds = _two_sources(X[:5], np.arange(5) % 2, X[5:], np.arange(5) % 2)
+    with pytest.raises(ValueError, match=match):
+        pairwise(ds, estimator="mlp", **options)

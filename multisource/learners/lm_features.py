@@ -16,8 +16,10 @@ compressed, so a changed encoder never reads another's vectors.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
+import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +28,16 @@ from typing import Any, cast
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
 from torch import nn
 
+from multisource.data.dataset import MultiSourceDataset
+from multisource.data.text_sources import TextSources
 from multisource.utils.device import resolve_device
 from multisource.utils.validation import check_int
 
 POOLINGS: tuple[str, ...] = ("mean", "last")
+COMPRESSION_KEYS: tuple[str, ...] = ("method", "sparsity", "pattern", "bits", "options")
 
 
 class _StopForwardError(Exception):
@@ -124,6 +130,20 @@ def encode_texts(
     return out
 
 
+def calibration_from_texts(tokenizer: Any, texts: Sequence[str], n_windows: int, length: int) -> torch.Tensor:
+    """(n_windows, length) token ids: ``texts`` tokenized, joined with the end-of-text token, cut in windows."""
+    n_windows = check_int("n_calibration", n_windows, minimum=1)
+    length = check_int("calibration_length", length, minimum=1)
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    ids = [token for row in tokenizer(list(texts), add_special_tokens=False)["input_ids"] for token in (*row, eos)]
+    if len(ids) < n_windows * length:
+        raise ValueError(
+            f"the calibration texts hold {len(ids)} tokens, fewer than n_calibration * calibration_length = "
+            f"{n_windows} * {length}; give more texts or smaller windows"
+        )
+    return torch.tensor(ids[: n_windows * length], dtype=torch.long).reshape(n_windows, length)
+
+
 class FeatureCache:
     """Vectors keyed by (encoder tag, text) in one SQLite file; concurrent readers, one writer at a time."""
 
@@ -179,8 +199,15 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
     batch_size : texts per forward pass.
     cache_dir : folder of the feature cache (``lm_features.sqlite``); None computes every time.
     device : ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    compression : None for the dense encoder, or the arguments of
+        :func:`multisource.compress.prune_model` for a compressed one, e.g.
+        ``{"method": "sparsegpt", "sparsity": 0.5}`` or ``{"method": "wanda", "pattern": "2:4", "bits": 4}``
+        (keys ``method``, ``sparsity``, ``pattern``, ``bits``, ``options``).
+    n_calibration, calibration_length : windows and tokens per window of the calibration text.
 
-    ``fit`` does nothing but validate (the encoder is frozen); ``transform`` returns (n, hidden) float32.
+    ``fit(texts)`` compresses a copy of the encoder one-shot, calibrated on ``texts`` (a trusted
+    reference source, all sources, or the sources a first filtering pass kept: the caller
+    chooses); with ``compression=None`` it only validates. ``transform`` returns (n, hidden) float32.
     """
 
     def __init__(
@@ -192,6 +219,9 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
         batch_size: int = 32,
         cache_dir: str | Path | None = None,
         device: str = "auto",
+        compression: dict[str, Any] | None = None,
+        n_calibration: int = 8,
+        calibration_length: int = 128,
     ) -> None:
         self.model = model
         self.layer = layer
@@ -200,19 +230,51 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.device = device
+        self.compression = compression
+        self.n_calibration = n_calibration
+        self.calibration_length = calibration_length
 
     def encoder_tag(self) -> str:
-        """What identifies these features in the cache: model, layer, pooling, truncation."""
-        return f"{self.model}|layer={self.layer}|pool={self.pooling}|max_length={self.max_length}"
+        """What identifies these features in the cache: model, layer, pooling, truncation, compression."""
+        tag = f"{self.model}|layer={self.layer}|pool={self.pooling}|max_length={self.max_length}"
+        if self.compression is not None:
+            tag += f"|compression={json.dumps(self.compression, sort_keys=True)}|calibration={self.calibration_id_}"
+        return tag
 
     def fit(self, X: Sequence[str], y: object = None) -> LMFeatureMap:
-        self._check_texts(X)
+        texts = self._check_texts(X)
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         check_int("max_length", self.max_length, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
         self.n_features_in_ = 1
+        self.encoder_: nn.Module | None = None
+        if self.compression is not None:
+            self._compress(texts)
         return self
+
+    def _compress(self, texts: list[str]) -> None:
+        """Prune a copy of the dense encoder, calibrated on windows of ``texts`` (``compression``'s arguments)."""
+        from multisource.compress import prune_model
+
+        settings = dict(self.compression or {})
+        unknown = set(settings) - set(COMPRESSION_KEYS)
+        if unknown or "method" not in settings:
+            raise ValueError(
+                f"compression must be a dict with 'method' and optional {list(COMPRESSION_KEYS[1:])}, got {settings}"
+            )
+        dense, tokenizer = _load_encoder(self.model, str(resolve_device(self.device)))
+        windows = calibration_from_texts(tokenizer, texts, self.n_calibration, self.calibration_length)
+        self.calibration_id_ = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
+        self.encoder_ = copy.deepcopy(dense)
+        self.prune_report_ = prune_model(
+            self.encoder_,
+            windows,
+            progress=False,
+            device=self.device,
+            calibration_name=f"{len(texts)} texts",
+            **settings,
+        )
 
     @staticmethod
     def _check_texts(X: Sequence[str]) -> list[str]:
@@ -241,6 +303,9 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model, tokenizer = _load_encoder(self.model, str(resolve_device(self.device)))
+        compressed = getattr(self, "encoder_", None)
+        if compressed is not None:
+            model = compressed
         return encode_texts(
             model,
             tokenizer,
@@ -250,3 +315,37 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
             max_length=self.max_length,
             batch_size=self.batch_size,
         )
+
+
+def text_multisource(
+    sources: TextSources, feature_map: LMFeatureMap, *, n_components: int | None = 32, standardize: bool = True
+) -> MultiSourceDataset:
+    """The sources as feature vectors of ``feature_map`` (fitted), projected and standardised on training rows.
+
+    Training and test texts are encoded in one call, so the cache is read once. ``n_components``
+    keeps the top principal components of the training features (None: all ``hidden`` of them): the
+    label-flip ERM behind the discrepancy solves a (K d)-dimensional problem per pair, which at
+    K = 8 classes and d = 576 would need a 4608 x 4608 Hessian for each of the N(N-1)/2 pairs.
+    Every discrepancy, rule and learner then runs on the vectors as on any numeric data set.
+    """
+    features = feature_map.transform([*sources.texts, *sources.test_texts]).astype(np.float64)
+    X, X_test = features[: len(sources.texts)], features[len(sources.texts) :]
+    if n_components is not None:
+        n_components = check_int("n_components", n_components, minimum=1, maximum=min(X.shape))
+        pca = PCA(n_components=n_components, svd_solver="full").fit(X)
+        X, X_test = pca.transform(X), pca.transform(X_test)
+    if standardize:
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+        scale[scale == 0] = 1.0
+        X, X_test = (X - mean) / scale, (X_test - mean) / scale
+    return MultiSourceDataset(
+        X=X,
+        y=sources.y,
+        source=sources.source,
+        X_test=X_test,
+        y_test=sources.y_test,
+        n_classes=sources.n_classes,
+        n_sources=sources.n_sources,
+        name=sources.name,
+        classes=sources.class_names,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +93,44 @@ def test_a_linear_probe_on_mid_layer_features_reads_the_division_far_above_chanc
     probe = LogisticRegression(C=0.1, max_iter=2000).fit(scaler.transform(X[train]), data.y[train])
     accuracy = probe.score(scaler.transform(X[~train]), data.y[~train])
     assert accuracy > 0.4, accuracy  # chance is 1/8
+
+
+@pytest.mark.llm
+def test_compressing_the_encoder_prunes_a_copy_and_leaves_the_shared_dense_model_intact(encoder) -> None:
+    model, _ = encoder
+    texts = list(load_kjv_divisions(n_per_class=3, seed=2).texts)
+    dense_weight = model.get_decoder().layers[0].mlp.down_proj.weight.detach().clone()
+    fmap = LMFeatureMap(
+        layer=4,
+        device="cpu",
+        compression={"method": "magnitude", "sparsity": 0.5},
+        n_calibration=1,
+        calibration_length=32,
+    ).fit(texts)
+    pruned = [m.weight for m in fmap.encoder_.get_decoder().layers.modules() if isinstance(m, torch.nn.Linear)]
+    zeros = sum(int((w == 0).sum()) for w in pruned) / sum(w.numel() for w in pruned)
+    assert abs(zeros - 0.5) < 0.01
+    assert torch.equal(model.get_decoder().layers[0].mlp.down_proj.weight, dense_weight)
+    dense = LMFeatureMap(layer=4, device="cpu").fit(texts)
+    assert fmap.encoder_tag() != dense.encoder_tag()
+    assert not np.allclose(fmap.transform(texts[:2]), dense.transform(texts[:2]))
+
+
+def test_compression_settings_are_checked_by_name() -> None:
+    with pytest.raises(ValueError, match="compression must be a dict with 'method'"):
+        LMFeatureMap(compression={"sparsity": 0.5})._compress(["a text"])
+
+
+@pytest.mark.llm
+def test_text_task_small_setting_runs_end_to_end_and_reads_the_division_above_chance(tmp_path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "text_annotators.py"
+    spec = importlib.util.spec_from_file_location("text_annotators", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.main(["--small", "--cache", str(tmp_path)])
+    cells = {(r["encoder"], r["attack"], r["n_bad"], r["rule"]) for r in rows}
+    assert len(cells) == 2 * 3 * len(module.RULES)  # 2 encoders x (clean, 2 attacks at n_bad = 3) x rules
+    clean = [r["accuracy"] for r in rows if r["encoder"] == "dense" and r["n_bad"] == 0 and r["rule"] == "all_data"]
+    assert clean[0] > 0.2  # 8 balanced classes: chance is 0.125

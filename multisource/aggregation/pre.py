@@ -85,7 +85,13 @@ def _clip_to(X: torch.Tensor, norms: torch.Tensor, threshold: float) -> torch.Te
     return X * factor[:, None]
 
 
-@register(PRE_AGGREGATORS, "static_clipping", condition=None, options=("c",), paper="static l2 clipping")
+@register(
+    PRE_AGGREGATORS,
+    "static_clipping",
+    condition=None,
+    options=("c",),
+    paper="fixed-threshold baseline of Allouah et al., arXiv:2405.14432, 2024",
+)
 def static_clipping(vectors: Vectors, *, c: float = 2.0) -> Vectors:
     """Static clipping: each input ``x_i <- x_i min(1, c / ||x_i||)``.
 

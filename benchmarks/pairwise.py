@@ -12,6 +12,11 @@ of one run are ratios of timings taken in the same process; ``max |diff|`` compa
 estimates on the sampled pairs. Wall and CPU seconds are both printed: on a shared machine the CPU
 time of a one-thread run is what an idle core would take.
 
+Table 3 (``--mlp``): the label-flip nets of all pairs at N = 50 (one hidden layer of 16, Adam, a fixed
+number of epochs so that both sides do the same work) trained as one stacked problem, against a
+loop of per-pair ``torch.nn.Sequential`` trainings from the same initial weights, timed on
+``--mlp-loop-pairs`` pairs and scaled to all; the accuracy of the pair classifiers is compared.
+
 Table 2: the full matrix at N = 1000, m = 40, with the FLOP rate the solver achieved (matrix
 products counted by ``torch.profiler``) next to the rate of one large float32 GEMM measured in the
 same run, so the distance to the machine's limit is visible.
@@ -32,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from multisource.data import MultiSourceDataset
 from multisource.discrepancy import pairwise, sklearn_discrepancy
+from multisource.discrepancy.mlp import init_mlp_stack, mlp_logits, train_mlp_stack
 
 
 def breast_cancer_sources(n_sources: int, m: int, seed: int) -> MultiSourceDataset:
@@ -134,16 +140,77 @@ def scale_table(n_sources: int, m: int, l2: float) -> None:
         )
 
 
+def pooled_label_flip(ds: MultiSourceDataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Standardised pooled inputs (n, 2m, d), label-flip targets and weights 1/m of all pairs (equal m)."""
+    X = (ds.X - ds.X.mean(0)) / ds.X.std(0)
+    a, b = np.triu_indices(ds.n_sources, k=1)
+    rows = np.arange(len(ds.y)).reshape(ds.n_sources, -1)
+    inputs = torch.tensor(np.concatenate([X[rows[a]], X[rows[b]]], axis=1), dtype=torch.float32)
+    labels = torch.tensor(np.concatenate([ds.y[rows[a]], 1 - ds.y[rows[b]]], axis=1))
+    return inputs, labels, torch.full(labels.shape, 1.0 / rows.shape[1])
+
+
+def loop_training(start: list[torch.Tensor], net: int, inputs, labels, weights, epochs: int) -> torch.Tensor:
+    """Logits of pair ``net``'s classifier trained alone as a ``torch.nn.Sequential`` from the same start."""
+    d, h = start[0].shape[1:]
+    model = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.ReLU(), torch.nn.Linear(h, start[2].shape[2]))
+    with torch.no_grad():
+        model[0].weight.copy_(start[0][net].T), model[0].bias.copy_(start[1][net, 0])
+        model[2].weight.copy_(start[2][net].T), model[2].bias.copy_(start[3][net, 0])
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(epochs - 1):
+        ce = torch.nn.functional.cross_entropy(model(inputs[net]), labels[net], reduction="none")
+        optimizer.zero_grad()
+        (weights[net] * ce).sum().backward()
+        optimizer.step()
+    with torch.no_grad():
+        return model(inputs[net])
+
+
+def mlp_table(n_sources: int, m: int, epochs: int, loop_pairs: int) -> None:
+    print(f"\n## Table 3: MLP label-flip nets, N = {n_sources}, m = {m}, hidden 16, Adam lr 0.01, {epochs} epochs\n")
+    inputs, labels, weights = pooled_label_flip(breast_cancer_sources(n_sources, m, seed=2))
+    n_pairs = len(inputs)
+    start = init_mlp_stack(n_pairs, inputs.shape[-1], 16, 2, torch.Generator().manual_seed(0), torch.device("cpu"))
+    initial = [p.detach().clone() for p in start]
+    accuracy = lambda logits, k: float((weights[k] * (logits.argmax(-1) == labels[k])).sum() / 2)  # noqa: E731
+    print("| threads | pairs | batched s (cpu) | loop s (all pairs) | x | mean acc batched | loop | max \\|diff\\| |")
+    print("|---|---|---|---|---|---|---|---|")
+    for threads in (1, 2):
+        params = [p.detach().clone().requires_grad_(True) for p in initial]
+        train = lambda params=params: train_mlp_stack(  # noqa: E731
+            params, inputs, labels, weights, lr=0.01, max_epochs=epochs, patience=epochs, tol=-np.inf
+        )
+        wall, cpu, trained = timed(train, threads)
+        sample = np.random.default_rng(0).permutation(n_pairs)[:loop_pairs]
+        start_loop = time.perf_counter()
+        loop_logits = [loop_training(initial, int(k), inputs, labels, weights, epochs) for k in sample]
+        t_loop = (time.perf_counter() - start_loop) / len(sample) * n_pairs
+        with torch.no_grad():
+            batched_logits = mlp_logits([p[sample] for p in trained], inputs[sample])
+        acc_b = np.array([accuracy(batched_logits[i], k) for i, k in enumerate(sample)])
+        acc_l = np.array([accuracy(logits, k) for logits, k in zip(loop_logits, sample, strict=True)])
+        print(
+            f"| {threads} | {n_pairs} | {wall:.1f} ({cpu:.1f}) | {t_loop:.1f} (from {len(sample)}) "
+            f"| {t_loop / wall:.0f}x | {acc_b.mean():.4f} | {acc_l.mean():.4f} | {np.abs(acc_b - acc_l).max():.4f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, nargs="+", default=[10, 20, 50, 200], help="values of N (table 1)")
     parser.add_argument("--m", type=int, default=200, help="samples per source (table 1)")
     parser.add_argument("--sklearn-pairs", type=int, default=1225, help="pairs the sklearn loop is timed on")
     parser.add_argument("--big", type=int, default=1000, help="N of table 2 (m = 40); 0 skips it")
+    parser.add_argument("--mlp", action="store_true", help="also table 3 (MLP nets, batched vs a loop)")
+    parser.add_argument("--mlp-sources", type=int, default=50, help="N of table 3")
+    parser.add_argument("--mlp-loop-pairs", type=int, default=20, help="pairs the per-pair torch loop is timed on")
+    parser.add_argument("--epochs", type=int, default=200, help="Adam epochs of table 3")
     parser.add_argument("--quick", action="store_true", help="N in {10, 20}, 100 sklearn pairs, table 2 at N = 200")
     args = parser.parse_args()
     if args.quick:
-        args.sources, args.sklearn_pairs, args.big = [10, 20], 100, 200
+        args.sources, args.sklearn_pairs, args.big, args.mlp_sources, args.epochs = [10, 20], 100, 200, 10, 50
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (shared with other "
         f"jobs: timings are under load), torch {torch.__version__}, float32 GEMMs, float64 d x d systems"
@@ -152,6 +219,8 @@ def main() -> None:
     speed_table(args.sources, args.m, [1.0, 0.0], args.sklearn_pairs)
     if args.big:
         scale_table(args.big, 40, 1.0)
+    if args.mlp:
+        mlp_table(args.mlp_sources, args.m, args.epochs, args.mlp_loop_pairs)
 
 
 if __name__ == "__main__":

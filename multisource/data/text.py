@@ -21,6 +21,7 @@ import importlib.metadata
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -30,7 +31,7 @@ TEXT_CORPORA: tuple[str, ...] = ("kjv", "pydocs")
 EVAL_FRACTION = 0.1
 PORTIONS = ("train", "eval")
 
-Tokenizer = Callable[..., object]
+Tokenizer = Callable[..., Any]
 
 
 def _check_corpus(name: str) -> str:
@@ -57,7 +58,7 @@ def kjv_passages() -> tuple[tuple[int, int, str], ...]:
     return tuple((int(t), int(b), re.sub(r"^\d+:\d+\s*", "", text).strip()) for t, b, text in rows)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_text(name: str) -> str:
     """The whole text of corpus ``name`` (``"kjv"`` or ``"pydocs"``) as one string."""
     _check_corpus(name)
@@ -68,7 +69,7 @@ def load_text(name: str) -> str:
     return "\n\n".join(topics[key].strip() for key in sorted(topics))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def text_portion(name: str, portion: str) -> str:
     """The ``"train"`` (first 90%) or ``"eval"`` (last 10%) portion of corpus ``name``; disjoint."""
     if portion not in PORTIONS:
@@ -89,7 +90,9 @@ def _encode_portion(tokenizer: Tokenizer, name: str, portion: str) -> torch.Tens
     return _encode(tokenizer, text_portion(name, portion))
 
 
-def corpus_tokens(tokenizer: Tokenizer, name: str, portion: str = "eval", max_tokens: int | None = None) -> torch.Tensor:
+def corpus_tokens(
+    tokenizer: Tokenizer, name: str, portion: str = "eval", max_tokens: int | None = None
+) -> torch.Tensor:
     """Token ids (1-D int64) of one portion of corpus ``name``, truncated to ``max_tokens``."""
     _check_corpus(name)
     ids = _encode_portion(tokenizer, name, portion)
@@ -126,8 +129,8 @@ def calibration_windows(
     seqlen = check_int("seqlen", seqlen, minimum=1)
     rng = check_random_state(seed)
     counts = [n_windows // len(corpora) + (k < n_windows % len(corpora)) for k in range(len(corpora))]
-    windows = []
-    for name, count in zip(corpora, counts):
+    windows: list[torch.Tensor] = []
+    for name, count in zip(corpora, counts, strict=True):
         ids = corpus_tokens(tokenizer, name, "train")
         if len(ids) <= seqlen:
             raise ValueError(
@@ -146,12 +149,12 @@ def describe_calibration(corpora: str | Sequence[str]) -> str:
 
 
 __all__ = [
-    "TEXT_CORPORA",
     "EVAL_FRACTION",
+    "TEXT_CORPORA",
+    "calibration_windows",
+    "corpus_tokens",
+    "describe_calibration",
     "kjv_passages",
     "load_text",
     "text_portion",
-    "corpus_tokens",
-    "calibration_windows",
-    "describe_calibration",
 ]

@@ -4,4 +4,6 @@ import sys
 
 from multisource.cli import main
 
-sys.exit(main())
+# The guard matters: process-pool workers ("spawn") import this module again as ``__mp_main__``.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -94,8 +94,11 @@ def _pool_attempt(fn: Callable[..., Any], index: int, task: Task) -> tuple[bool,
 
 def _pool_round(
     fn: Callable[..., Any], tasks: Sequence[Task], indices: list[int], jobs: int, running: Any, attempts: _Attempts
-) -> Iterator[tuple[int, Any]]:
-    """Run ``indices`` in one fresh pool until done or until it breaks; the indices it lost are left in ``indices``."""
+) -> Generator[tuple[int, Any], None, list[int]]:
+    """Run ``indices`` in one fresh pool until done or until it breaks.
+
+    The indices it lost are left in ``indices``; returns those of them that were in the pool's hands.
+    """
     # "spawn": a forked child inherits torch's/OpenMP's thread pools in a locked state and can hang.
     pool = ProcessPoolExecutor(
         max_workers=jobs,
@@ -122,9 +125,10 @@ def _pool_round(
                 else:
                     pending.append(index)
     except BrokenProcessPool:
-        indices.extend([*pending, *in_flight.values()])
+        indices.extend([*in_flight.values(), *pending])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    return list(in_flight.values()) if indices else []
 
 
 def _process_pool(fn: Callable[..., Any], tasks: Sequence[Task], jobs: int, retries: int) -> Iterator[tuple[int, Any]]:
@@ -132,9 +136,9 @@ def _process_pool(fn: Callable[..., Any], tasks: Sequence[Task], jobs: int, retr
 
     A broken pool loses every task it held. The ones a worker was running are the suspects: one of
     them killed its worker, the others were taken down with it. A lone suspect is charged an attempt;
-    several are each retried alone in a one-worker pool, where a death names its culprit. A death
-    outside any task (no suspect) charges every lost task. Every break charges an attempt or isolates
-    at least two suspects, so the number of fresh pools is bounded.
+    several are retried in a one-worker pool, where a death names its culprit. A death outside any
+    task (no suspect) charges the tasks the pool had been given. Every break charges an attempt or
+    isolates at least two suspects, so the number of fresh pools is bounded.
     """
     running = multiprocessing.get_context("spawn").RawArray("q", max(len(tasks), 1))
     attempts = _Attempts(retries)
@@ -142,22 +146,23 @@ def _process_pool(fn: Callable[..., Any], tasks: Sequence[Task], jobs: int, retr
     alone: list[int] = []
     while queue or alone:
         isolated = bool(alone)
-        lost = [alone.pop()] if isolated else queue
-        yield from _pool_round(fn, tasks, lost, 1 if isolated else jobs, running, attempts)
-        if not isolated:
-            queue = []
+        lost = alone if isolated else queue
+        submitted = yield from _pool_round(fn, tasks, lost, 1 if isolated else jobs, running, attempts)
         suspects = [i for i in lost if running[i] != 0]
         for i in lost:
             running[i] = 0
         if len(suspects) > 1:
-            alone.extend(suspects)
-            queue.extend(i for i in lost if i not in suspects)
+            alone, queue = suspects, [i for i in lost if i not in suspects]
             continue
-        for index in suspects or lost:
+        for index in suspects or submitted:
             failure = attempts.failed(index, _WORKER_DIED)
             if failure is not None:
                 yield index, failure
-        (alone if isolated else queue).extend(i for i in lost if attempts.counts.get(i, 0) <= retries)
+        survivors = [i for i in lost if attempts.counts.get(i, 0) <= retries]
+        if isolated:
+            alone = survivors
+        else:
+            queue = survivors
 
 
 # ---- Dask ----------------------------------------------------------------------------------------------

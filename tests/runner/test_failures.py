@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from store_probe import row_count
 
 import multisource.runner.run as run_module
 from multisource.cli import main
@@ -168,6 +169,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_pool_workers_exit_when_the_parent_is_killed(write_spec, tmp_path):
     spec_path = write_spec(("seeds = [0, 1]", f"seeds = {list(range(40))}"))
+    store = tmp_path / "s.sqlite"
     command = [
         sys.executable,
         "-m",
@@ -175,7 +177,7 @@ def test_pool_workers_exit_when_the_parent_is_killed(write_spec, tmp_path):
         "run",
         str(spec_path),
         "--store",
-        str(tmp_path / "s.sqlite"),
+        str(store),
         "--jobs",
         "2",
         "--no-progress",
@@ -183,15 +185,14 @@ def test_pool_workers_exit_when_the_parent_is_killed(write_spec, tmp_path):
     parent = subprocess.Popen(command, cwd=ROOT)
     workers: list[int] = []
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and len(_children(parent.pid)) < 2:
-            time.sleep(0.2)
-        time.sleep(2.0)  # the workers are up and computing
+        deadline = time.time() + 300
+        while time.time() < deadline and row_count(store) == 0:  # the pool's workers are up and computing
+            time.sleep(0.1)
         workers = _children(parent.pid)
         assert len(workers) >= 2, "the pool never started"
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
-        deadline = time.time() + 10
+        deadline = time.time() + 15
         while time.time() < deadline and any(_alive(pid) for pid in workers):
             time.sleep(0.1)
         assert not [pid for pid in workers if _alive(pid)]

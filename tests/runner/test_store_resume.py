@@ -89,7 +89,7 @@ def test_killed_cli_process_resumes_to_the_uninterrupted_rows(write_spec, tmp_pa
         if path.exists():
             try:
                 with sqlite3.connect(path) as db:
-                    if db.execute("SELECT COUNT(*) FROM rows").fetchone()[0] > 0:
+                    if db.execute("SELECT COUNT(*) FROM results").fetchone()[0] > 0:
                         break
             except sqlite3.OperationalError:
                 pass  # the table is being created

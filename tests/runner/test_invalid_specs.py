@@ -19,7 +19,7 @@ INVALID = [
     ("m = 20", "m = 20\nn_test = 1.5", r"n_test must"),
     ("m = 20", 'm = 20\npath = "nope.csv"', r"\[data\] with path: unknown keys \["),
     ('"quantile"', '{name = "quantile", params = {n_bda = 1}}', r"rules\[\] 'quantile\(n_bda=1\)': .*n_bda"),
-    ('"quantile"', '{name = "quantile", params = {n_bad = 3}}', r"rules\[\] 'quantile\(n_bad=3\)': n_bad must be < N/2"),
+    ('"quantile"', '{name = "quantile", params = {n_bad = 3}}', r"rules\[\] 'quantile\(n_bad=3\)': n_bad must be <"),
     ('"quantile"', '{name = "multi_krum", params = {n_bad = -1}}', r"rules\[\] 'multi_krum\(n_bad=-1\)': n_bad must"),
     (
         '"threshold_majority"',
@@ -36,7 +36,11 @@ INVALID = [
         '{name = "threshold_majority", params = {threshold = "theory", delta = 2.0}}',
         r"rules\[\] 'threshold_majority\(delta=2.0,threshold=theory\)': delta must",
     ),
-    ('"threshold_majority"', '{name = "kl2019", params = {reference = 7}}', r"rules\[\] 'kl2019\(reference=7\)': reference"),
+    (
+        '"threshold_majority"',
+        '{name = "kl2019", params = {reference = 7}}',
+        r"rules\[\] 'kl2019\(reference=7\)': refer",
+    ),
     ('"clean_only"', '{name = "single_trusted", params = {trusted = 9}}', r"rules\[\] 'single_trusted\(trusted=9\)'"),
     ("beta = 0.0", "beta = 0.7", r"rules\[\] 'mean_of_models': beta must"),
     ("beta = 0.0", "beta = 0.1, n_bad = 1", r"rules\[\] 'mean_of_models': trimmed_mean takes beta or n_bad"),
@@ -59,7 +63,9 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("old", "new", "message"), INVALID, ids=[new for _, new, _ in INVALID])
-def test_an_invalid_spec_exits_with_one_line_naming_the_key_before_any_row(write_spec, tmp_path, capsys, old, new, message):
+def test_an_invalid_spec_exits_with_one_line_naming_the_key_before_any_row(
+    write_spec, tmp_path, capsys, old, new, message
+):
     store = tmp_path / "s.sqlite"
     with pytest.raises(SystemExit) as exited:
         main(["run", str(write_spec((old, new))), "--store", str(store), "--no-progress"])

@@ -16,6 +16,7 @@ API_PAGES = [
     "corruption",
     "discrepancy",
     "filtering",
+    "aggregation",
     "learners",
     "optim",
     "compress",

@@ -1,9 +1,9 @@
 """Discrepancy: empirical 0-1 H-discrepancy between sources (exact for stumps, label-flip ERM for linear and MLP H)."""
 
+from multisource.discrepancy.estimators import DISCREPANCY_ESTIMATORS, pairwise
 from multisource.discrepancy.linear import linear_pairwise_matrix, sklearn_discrepancy
 from multisource.discrepancy.logistic import fit_weighted_logistic
 from multisource.discrepancy.mlp import mlp_pairwise_matrix
-from multisource.discrepancy.pairwise import DISCREPANCY_ESTIMATORS, pairwise
 from multisource.discrepancy.stumps import stump_discrepancy
 
 __all__ = [

@@ -263,6 +263,10 @@ class ExperimentSpec:
                 object.__setattr__(
                     self, "n_sources", check_int("n_sources (sources in the data)", clean.n_sources, minimum=2)
                 )
+            elif self.n_sources != clean.n_sources:
+                raise ValueError(
+                    f"[data] n_sources must be the {clean.n_sources} sources the data give, got {self.n_sources}"
+                )
             self._check_alphas()
             self._check_adversary()
             check_on_data(self, clean)
@@ -287,9 +291,9 @@ class ExperimentSpec:
         if not self.dataset:
             return
         if SPLITS.get(self.split).by_groups:
-            if self.n_sources is not None or self.m is not None:
+            if self.m is not None:
                 raise ValueError(
-                    f"split {self.split!r} takes the sources from the data; leave [data] n_sources and m unset"
+                    f"split {self.split!r} takes the sources and their sizes from the data; leave [data] m unset"
                 )
             return
         if self.m is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import warnings
@@ -240,3 +241,13 @@ def test_the_bundled_natural_source_spec_takes_its_sources_from_the_districts():
         rows = run_point(spec, point, spec.rules[:3])
     assert [r["n_bad"] for r in rows] == [5, 5, 5]  # floor(0.2 * 29)
     assert rows[1]["n_kept"] == 24 and rows[1]["recall"] == 1.0  # clean_only
+
+
+def test_a_natural_source_spec_checks_a_given_n_sources_against_the_districts_and_survives_replace(tmp_path):
+    text = (EXPERIMENTS / "contraception.toml").read_text()
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace('split = "by_column"', 'split = "by_column"\nn_sources = 30'))
+    with pytest.raises(ValueError, match=r"\[data\] n_sources must be the 29 sources the data give, got 30"):
+        ExperimentSpec.from_toml(wrong)
+    spec = ExperimentSpec.from_toml(EXPERIMENTS / "contraception.toml")
+    assert dataclasses.replace(spec, seeds=(0,)).setting_hash() == spec.setting_hash()

@@ -110,7 +110,6 @@ class _SlotBatch:
     weights: torch.Tensor  # (S, M, 1)
     targets: torch.Tensor  # (S, M, C * P)
     pair: torch.Tensor  # (S * C,)
-    n_pairs: int
 
 
 def _slot_batch(designs: SourceDesigns, slots: PairSlots, dtype: torch.dtype) -> _SlotBatch:
@@ -126,7 +125,6 @@ def _slot_batch(designs: SourceDesigns, slots: PairSlots, dtype: torch.dtype) ->
         weights=designs.weights[sources].to(dtype)[..., None],
         targets=targets.reshape(S, M, C * P).to(dtype),
         pair=torch.as_tensor(slots.pair.reshape(-1), device=device),
-        n_pairs=len(slots.first_slot),
     )
 
 
@@ -150,10 +148,9 @@ def _data_gradient(batch: _SlotBatch, W: torch.Tensor) -> torch.Tensor:
 def bound_hessian_inverse(gram: torch.Tensor, a: np.ndarray, b: np.ndarray, penalty: torch.Tensor) -> torch.Tensor:
     """(n, D, D) float64 inverses of ``B_ab = (G_a + G_b) / 4 + diag(r_ab)``, one Cholesky per pair.
 
-    On CPU the pairs are factorised in blocks of a few hundred (their matrices stay in cache) spread
-    over ``torch.get_num_threads()`` threads: torch's batched Cholesky runs LAPACK one matrix after
-    the other on a single thread. Every matrix is factorised on its own, so the result does not
-    depend on the blocks or the threads.
+    On CPU the pairs are factorised in blocks of 256 spread over ``torch.get_num_threads()`` threads:
+    torch's batched Cholesky runs LAPACK one matrix after the other on a single thread. Every matrix
+    is factorised on its own, so the result does not depend on the blocks or the threads.
     """
     a_t, b_t = (torch.as_tensor(i, device=gram.device) for i in (a, b))
     inverse = torch.empty(len(a), *gram.shape[1:], dtype=gram.dtype, device=gram.device)

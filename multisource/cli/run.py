@@ -110,7 +110,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         spec = ExperimentSpec.from_toml(args.spec)
     except (ValueError, TypeError) as err:
-        usage_error("run", f"SPEC {err}" if "does not exist" in str(err) else f"{args.spec}: {err}")
+        message = str(err)
+        if "does not exist" in message:
+            usage_error("run", f"SPEC {message}")
+        usage_error("run", message if message.startswith(f"{args.spec}: ") else f"{args.spec}: {message}")
     if not spec.has_data:
         usage_error("run", f"{args.spec}: [data] must name a dataset or a path (a table file)")
     store_path = args.store if args.store is not None else Path("results") / f"{spec.name}.sqlite"

@@ -78,7 +78,9 @@ def test_missing_spec_file_is_a_clear_error(tmp_path):
         ExperimentSpec.from_toml(tmp_path / "nope.toml")
 
 
-@pytest.mark.parametrize("name", ["quickstart", "digits_images", "compressed_learner", "excess_risk_vs_m"])
+@pytest.mark.parametrize(
+    "name", ["quickstart", "digits_images", "compressed_learner", "excess_risk_vs_m", "contraception", "hospitals_csv"]
+)
 def test_bundled_experiment_specs_are_valid(name):
     assert ExperimentSpec.from_toml(QUICKSTART.parent / f"{name}.toml").name == name
 

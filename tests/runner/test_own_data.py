@@ -251,3 +251,17 @@ def test_a_natural_source_spec_checks_a_given_n_sources_against_the_districts_an
         ExperimentSpec.from_toml(wrong)
     spec = ExperimentSpec.from_toml(EXPERIMENTS / "contraception.toml")
     assert dataclasses.replace(spec, seeds=(0,)).setting_hash() == spec.setting_hash()
+
+
+def test_a_parquet_file_in_a_spec_gives_the_sources_of_the_same_table_as_csv(tmp_path):
+    pytest.importorskip("pyarrow")
+    (tmp_path / "data").mkdir()
+    pd.read_csv(EXPERIMENTS / "data" / "hospitals.csv").to_parquet(tmp_path / "data" / "hospitals.parquet")
+    text = (EXPERIMENTS / "hospitals_csv.toml").read_text().replace("hospitals.csv", "hospitals.parquet")
+    (tmp_path / "p.toml").write_text(text)
+    parquet = ExperimentSpec.from_toml(tmp_path / "p.toml").data
+    csv = ExperimentSpec.from_toml(EXPERIMENTS / "hospitals_csv.toml").data
+    assert parquet is not None and csv is not None
+    for name in ("X", "y", "source", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(parquet, name), getattr(csv, name))
+    assert parquet.source_names == csv.source_names == ("H0", "H1", "H2", "H3", "H4", "H5", "H6")

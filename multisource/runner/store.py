@@ -334,7 +334,7 @@ class Store:
             self._db.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (point_key, owner.run_id))
 
     def failures(self, experiment: str | None = None) -> list[dict[str, Any]]:
-        """The failed grid points (of one experiment when given), oldest setting first."""
+        """The failed grid points (of one experiment when given), ordered by experiment, setting and point."""
         query = "SELECT * FROM failures" + (" WHERE experiment = ?" if experiment is not None else "")
         args = (experiment,) if experiment is not None else ()
         return [dict(row) for row in self._db.execute(query + " ORDER BY experiment, setting, point", args)]

@@ -1,4 +1,4 @@
-"""Runner: experiment specs, the resumable SQLite store, executors (tables and figures are in ``multisource.report``)."""
+"""Runner: experiment specs, the resumable SQLite store, executors (tables and figures: ``multisource.report``)."""
 
 from multisource.runner.executors import EXECUTORS, map_unordered
 from multisource.runner.experiment import GridPoint, filter_precision_recall, grid_points, run_point

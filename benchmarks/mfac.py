@@ -12,18 +12,19 @@ import argparse
 import copy
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from multisource.data.loaders import load_dataset  # noqa: E402
-from multisource.learners.torch_classifier import build_mlp  # noqa: E402
-from multisource.optim import DynamicInverseFisher, make_optimizer  # noqa: E402
+from multisource.data.loaders import load_dataset
+from multisource.learners.torch_classifier import build_mlp
+from multisource.optim import DynamicInverseFisher, make_optimizer
 
 FIGURE = Path(__file__).resolve().parents[1] / "docs" / "figures" / "mfac_training.png"
 
@@ -43,13 +44,15 @@ def seconds(fn: Callable[[], object], repeats: int) -> float:
 def ihvp_scaling(sizes: list[tuple[int, int]], repeats: int) -> None:
     """IHVP (mul) and push of a full window per (d, m); time / (m d) stays flat when the cost is O(m d)."""
     print("\n## dynamic IHVP time vs d and m (float32 window, full; 2-core shared CPU, noisy)")
-    print(f"{'d':>9} {'m':>5} {'mul ms':>8} {'push ms':>8} {'mul ns/(m d)':>13} {'push ns/(m d)':>14} {'window MB':>10}")
+    print(
+        f"{'d':>9} {'m':>5} {'mul ms':>8} {'push ms':>8} {'mul ns/(m d)':>13} {'push ns/(m d)':>14} {'window MB':>10}"
+    )
     gen = torch.Generator().manual_seed(0)
     for d, m in sizes:
         fisher = DynamicInverseFisher.from_gradients(torch.randn(m, d, generator=gen) / d**0.5, damp=1e-4)
         x = torch.randn(d, generator=gen) / d**0.5
-        t_mul = seconds(lambda: fisher.mul(x), repeats)
-        t_push = seconds(lambda: fisher.push(x), repeats)
+        t_mul = seconds(partial(fisher.mul, x), repeats)
+        t_push = seconds(partial(fisher.push, x), repeats)
         print(
             f"{d:>9} {m:>5} {1e3 * t_mul:>8.2f} {1e3 * t_push:>8.2f} {1e9 * t_mul / (m * d):>13.3f} "
             f"{1e9 * t_push / (m * d):>14.3f} {fisher.memory_bytes() / 2**20:>10.0f}"
@@ -65,7 +68,7 @@ def push_update_vs_rebuild(ms: list[int], d: int, repeats: int) -> None:
     for m in ms:
         fisher = DynamicInverseFisher.from_gradients(torch.randn(m, d, generator=gen, dtype=torch.float64), 1e-4)
         g = torch.randn(d, generator=gen, dtype=torch.float64)
-        t_update = seconds(lambda: fisher.push(g), repeats)
+        t_update = seconds(partial(fisher.push, g), repeats)
         t_rebuild = seconds(fisher.rebuild_factor, repeats) + t_update  # a push that refactors does both
         print(f"{m:>6} {1e3 * t_update:>10.2f} {1e3 * t_rebuild:>11.2f} {t_rebuild / t_update:>15.1f}")
 
@@ -170,16 +173,18 @@ def pruning_accuracy(sparsities: list[float], seeds: int) -> None:
         for sparsity in sparsities:
             magnitude, obs = copy.deepcopy(dense), copy.deepcopy(dense)
             prune_model(magnitude, None, method="magnitude", sparsity=sparsity, family="generic", progress=False)
-            mfac_obs_prune(obs, torch.nn.functional.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, scope="layer")
+            mfac_obs_prune(
+                obs, torch.nn.functional.cross_entropy, batches, sparsity, ngrads=64, damp=1e-5, scope="layer"
+            )
             rows[sparsity].append((accuracy(dense), accuracy(magnitude), accuracy(obs)))
-    print(f"\n## one-shot pruning, digits MLP 64-64-10, the same sparsity in every layer, mean (std) over {seeds} seeds")
+    print(
+        f"\n## one-shot pruning, digits MLP 64-64-10, the same sparsity in every layer, mean (std) over {seeds} seeds"
+    )
     print("M-FAC OBS: m=64 gradients of 16-sample batches, damp 1e-5, blocks of 128, 4 recomputations")
     print(f"{'sparsity':>9} {'dense':>7} {'magnitude':>15} {'M-FAC OBS':>15}")
     for sparsity, values in rows.items():
         mean, std = np.mean(values, axis=0), np.std(values, axis=0)
-        print(
-            f"{sparsity:>9.2f} {mean[0]:>7.3f} {mean[1]:>8.3f} ({std[1]:.3f}) {mean[2]:>8.3f} ({std[2]:.3f})"
-        )
+        print(f"{sparsity:>9.2f} {mean[0]:>7.3f} {mean[1]:>8.3f} ({std[1]:.3f}) {mean[2]:>8.3f} ({std[2]:.3f})")
 
 
 def main() -> None:
@@ -187,7 +192,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run, ~20 s)")
     parser.add_argument("--out", type=Path, default=FIGURE, help="where to save the training-curve PNG")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1: on a shared machine, no op waits on a descheduled thread)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: on a shared machine, no op waits on a descheduled thread)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -11,8 +11,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from multisource.runner import ExperimentSpec, Store, run_experiment
 from multisource.report import excess_risk_vs_m, plot_excess_risk_vs_m
+from multisource.runner import ExperimentSpec, Store, run_experiment
 
 HERE = Path(__file__).resolve().parent
 M_VALUES = (25, 50, 100, 200, 400, 800)
@@ -31,10 +31,14 @@ def main() -> None:
         curves, reference, _ = excess_risk_vs_m(store, experiment=base.name, attack=attack, n_bad=3)
         print(f"reference error (best clean-only mean over m): {reference:.4f}")
         print("rule".ljust(20) + "".join(f"m={m:<8d}" for m in M_VALUES))
-        for rule, (ms, excess) in curves.items():
+        for rule, (_, excess) in curves.items():
             print(rule.ljust(20) + "".join(f"{e:<10.4f}" for e in excess))
         fig = plot_excess_risk_vs_m(
-            store, experiment=base.name, attack=attack, n_bad=3, vc_dimension=base_features(base) + 1,
+            store,
+            experiment=base.name,
+            attack=attack,
+            n_bad=3,
+            vc_dimension=base_features(base) + 1,
             path=args.out / "bounds_vs_m_empirical.png",
         )
         print(f"wrote {args.out / 'bounds_vs_m_empirical.png'} ({len(fig.axes[0].lines)} curves)")

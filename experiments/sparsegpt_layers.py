@@ -14,15 +14,19 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
 
-from multisource.compress.baselines import magnitude_prune_layer, wanda_prune_layer  # noqa: E402
-from multisource.compress.hessian import HessianAccumulator  # noqa: E402
-from multisource.compress.models import load_smollm2  # noqa: E402
-from multisource.compress.sparsegpt import sparsegpt_prune_layer  # noqa: E402
-from multisource.data.text import calibration_windows  # noqa: E402
+from multisource.compress.baselines import magnitude_prune_layer, wanda_prune_layer
+from multisource.compress.hessian import HessianAccumulator
+from multisource.compress.models import load_smollm2
+from multisource.compress.sparsegpt import sparsegpt_prune_layer
+from multisource.data.text import calibration_windows
 
-LAYERS = [f"model.layers.{b}.{name}" for b in (0, 15, 29) for name in ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")]
+LAYERS = [
+    f"model.layers.{b}.{name}"
+    for b in (0, 15, 29)
+    for name in ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")
+]
 METHODS = {"magnitude": magnitude_prune_layer, "wanda": wanda_prune_layer, "sparsegpt": sparsegpt_prune_layer}
 TARGETS = {"50%": dict(sparsity=0.5), "2:4": dict(pattern="2:4")}
 
@@ -36,7 +40,9 @@ def main() -> None:
     calib = calibration_windows(tokenizer, n_windows=args.windows, seqlen=args.seqlen, seed=0)
     modules = dict(model.named_modules())
     accumulators = {name: HessianAccumulator(modules[name].in_features) for name in LAYERS}
-    handles = [modules[n].register_forward_pre_hook(lambda m, a, acc=accumulators[n]: acc.add_batch(a[0])) for n in LAYERS]
+    handles = [
+        modules[n].register_forward_pre_hook(lambda m, a, acc=accumulators[n]: acc.add_batch(a[0])) for n in LAYERS
+    ]
     with torch.inference_mode():
         for batch in torch.split(calib, 4):
             model(input_ids=batch, use_cache=False)
@@ -49,8 +55,11 @@ def main() -> None:
         W, H = modules[name].weight.detach(), accumulators[name].hessian()
         for label, target in TARGETS.items():
             errors = {m: f(W, H, **target).error for m, f in METHODS.items()}
-            print(f"| {name.removeprefix('model.')} | {W.shape[0]}x{W.shape[1]} | {label} | {errors['magnitude']:.4g} | "
-                  f"{errors['wanda']:.4g} | {errors['sparsegpt']:.4g} | {errors['sparsegpt'] / errors['wanda']:.2f} |", flush=True)
+            print(
+                f"| {name.removeprefix('model.')} | {W.shape[0]}x{W.shape[1]} | {label} | {errors['magnitude']:.4g} | "
+                f"{errors['wanda']:.4g} | {errors['sparsegpt']:.4g} | {errors['sparsegpt'] / errors['wanda']:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
 
-from multisource.compress.driver import prune_model  # noqa: E402
-from multisource.compress.evaluation import perplexity  # noqa: E402
-from multisource.compress.models import load_smollm2  # noqa: E402
-from multisource.data.text import TEXT_CORPORA, calibration_windows, corpus_tokens, describe_calibration  # noqa: E402
+from multisource.compress.driver import prune_model
+from multisource.compress.evaluation import perplexity
+from multisource.compress.models import load_smollm2
+from multisource.data.text import TEXT_CORPORA, calibration_windows, corpus_tokens
 
 TARGETS = {"50%": dict(sparsity=0.5), "2:4": dict(pattern="2:4"), "50%+4bit": dict(sparsity=0.5, bits=4)}
 DOMAINS = {"kjv+pydocs": TEXT_CORPORA, "kjv": ("kjv",), "pydocs": ("pydocs",)}
@@ -62,8 +62,12 @@ def run(args: argparse.Namespace) -> None:
             corpora = DOMAINS.get(row["calibration"], TEXT_CORPORA)
             calib = calibration_windows(tokenizer, corpora, n_windows=args.calib_windows, seqlen=args.seqlen, seed=0)
             report = prune_model(
-                model, None if row["method"] == "magnitude" else calib, method=row["method"],
-                calibration_name=row["calibration"], batch_size=8, **TARGETS[row["target"]],
+                model,
+                None if row["method"] == "magnitude" else calib,
+                method=row["method"],
+                calibration_name=row["calibration"],
+                batch_size=8,
+                **TARGETS[row["target"]],
             )
         prune_seconds = time.perf_counter() - start
         ppl = {c: perplexity(model, evals[c], seqlen=args.seqlen, stride=args.stride) for c in TEXT_CORPORA}
@@ -74,9 +78,14 @@ def run(args: argparse.Namespace) -> None:
             forward_seconds=report.forward_seconds if report else 0.0,
             solve_seconds=report.solve_seconds if report else 0.0,
             sparsity=report.sparsity if report else 0.0,
-            settings=dict(calib_windows=args.calib_windows, seqlen=args.seqlen, stride=args.stride,
-                          eval_tokens=args.eval_tokens, machine=f"{platform.machine()} {os.cpu_count()} cpus",
-                          torch_threads=torch.get_num_threads()),
+            settings=dict(
+                calib_windows=args.calib_windows,
+                seqlen=args.seqlen,
+                stride=args.stride,
+                eval_tokens=args.eval_tokens,
+                machine=f"{platform.machine()} {os.cpu_count()} cpus",
+                torch_threads=torch.get_num_threads(),
+            ),
         )
         with path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -91,7 +100,9 @@ def render(args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     order = {key(r): i for i, r in enumerate(grid())}
-    records.sort(key=lambda r: (list(TARGETS).index(r["target"]) if r["target"] in TARGETS else -1, order.get(key(r), 99)))
+    records.sort(
+        key=lambda r: (list(TARGETS).index(r["target"]) if r["target"] in TARGETS else -1, order.get(key(r), 99))
+    )
     # Bold: the best pruned model of its target *for the same calibration domain* (magnitude, which
     # uses none, competes in every domain), so in-domain wins and out-of-domain losses both show.
     best = {}
@@ -104,9 +115,15 @@ def render(args: argparse.Namespace) -> str:
                 k = (r["target"], domain, c)
                 best[k] = min(best.get(k, float("inf")), r["ppl"][c])
     for r in records:
-        cells = [f"**{r['ppl'][c]:.2f}**" if best.get((r["target"], r["calibration"], c)) == r["ppl"][c] else f"{r['ppl'][c]:.2f}" for c in TEXT_CORPORA]
+        cells = [
+            f"**{r['ppl'][c]:.2f}**"
+            if best.get((r["target"], r["calibration"], c)) == r["ppl"][c]
+            else f"{r['ppl'][c]:.2f}"
+            for c in TEXT_CORPORA
+        ]
         split = f"{r['forward_seconds']:.0f} / {r['solve_seconds']:.0f}" if r["forward_seconds"] else "-"
-        lines.append(f"| {r['method']} | {r['target']} | {r['calibration']} | {cells[0]} | {cells[1]} | {r['prune_seconds']:.0f} | {split} |")
+        head = f"| {r['method']} | {r['target']} | {r['calibration']} | {cells[0]} | {cells[1]}"
+        lines.append(f"{head} | {r['prune_seconds']:.0f} | {split} |")
     table = "\n".join(lines)
     _figure(records, Path(args.figure))
     return table
@@ -122,13 +139,20 @@ def _figure(records: list[dict], out: Path) -> None:
     fig, axes = plt.subplots(1, len(TEXT_CORPORA), figsize=(11, 4), sharey=False)
     styles = {"magnitude": "tab:gray", "wanda": "tab:orange", "sparsegpt": "tab:blue"}
     hatches = {"-": "", "kjv+pydocs": "", "kjv": "//", "pydocs": ".."}
-    for ax, corpus in zip(axes, TEXT_CORPORA):
+    for ax, corpus in zip(axes, TEXT_CORPORA, strict=True):
         x = 0
         ticks = []
         for target in TARGETS:
             start = x
             for r in (r for r in records if r["target"] == target):
-                ax.bar(x, r["ppl"][corpus], color=styles[r["method"]], hatch=hatches[r["calibration"]], edgecolor="black", linewidth=0.4)
+                ax.bar(
+                    x,
+                    r["ppl"][corpus],
+                    color=styles[r["method"]],
+                    hatch=hatches[r["calibration"]],
+                    edgecolor="black",
+                    linewidth=0.4,
+                )
                 x += 1
             ticks.append(((start + x - 1) / 2, target))
             x += 1
@@ -140,7 +164,7 @@ def _figure(records: list[dict], out: Path) -> None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in styles.values()]
     handles += [plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black", hatch=h) for h in ("", "//", "..")]
     handles.append(plt.Line2D([0], [0], color="black", linestyle="--"))
-    labels = list(styles) + ["calib: kjv+pydocs (none for magnitude)", "calib: kjv", "calib: pydocs", "dense"]
+    labels = [*list(styles), "calib: kjv+pydocs (none for magnitude)", "calib: kjv", "calib: pydocs", "dense"]
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle("SmolLM2-135M, one-shot pruning: held-out perplexity per method and calibration domain")
     fig.tight_layout(rect=(0, 0.07, 1, 1))

@@ -5,7 +5,7 @@ declares what it needs (``n_bad`` and its condition, a trusted reference, its op
 :func:`aggregate`, :func:`pre_aggregate` and :func:`robust_aggregate`. See ``docs/aggregation.md``.
 """
 
-from multisource.aggregation import coordinatewise, geometric, neighbours, pre, spectral
+from multisource.aggregation import coordinatewise, geometric, neighbours, pre, spectral  # noqa: F401 (register rules)
 from multisource.aggregation.arrays import Vectors
 from multisource.aggregation.coordinatewise import coordinate_median, meamed, mean, trimmed_mean
 from multisource.aggregation.distances import squared_distances
@@ -43,11 +43,9 @@ __all__ = [
     "caf",
     "centered_clipping",
     "coordinate_median",
-    "coordinatewise",
     "flatten_linear_model",
     "flatten_parameters",
     "fltrust",
-    "geometric",
     "geometric_median",
     "krum",
     "mda",
@@ -55,14 +53,11 @@ __all__ = [
     "mean",
     "monna",
     "multi_krum",
-    "neighbours",
     "nnm",
-    "pre",
     "pre_aggregate",
     "register",
     "robust_aggregate",
     "smea",
-    "spectral",
     "squared_distances",
     "static_clipping",
     "trimmed_mean",

@@ -13,10 +13,10 @@ from multisource.filtering.aggregation import (
     trimmed_mean,
 )
 from multisource.filtering.baselines import all_data, clean_only, single_trusted
+from multisource.filtering.flea_quantile import quantile
 from multisource.filtering.kl2019 import central_source, kl2019_weighting
 from multisource.filtering.krum import krum_scores, multi_krum
 from multisource.filtering.majority import derived_threshold, known_alpha, threshold_majority
-from multisource.filtering.quantile import quantile
 from multisource.filtering.registry import FILTERING_RULES, RULE_KINDS, FilteringRule, RuleContext, RuleRegistry
 
 __all__ = [

@@ -61,8 +61,20 @@ def summarize(rows: list[dict[str, Any]]) -> list[Cell]:
     for (experiment, attack, n_bad, rule, kind), group in groups.items():
         errors = np.array([r["error"] for r in group])
         se = float(errors.std(ddof=1) / math.sqrt(len(errors))) if len(errors) > 1 else math.nan
-        cells.append(Cell(experiment, attack, n_bad, rule, kind, len(group), float(errors.mean()), se,
-                          _mean([r["precision"] for r in group]), _mean([r["recall"] for r in group])))
+        cells.append(
+            Cell(
+                experiment,
+                attack,
+                n_bad,
+                rule,
+                kind,
+                len(group),
+                float(errors.mean()),
+                se,
+                _mean([r["precision"] for r in group]),
+                _mean([r["recall"] for r in group]),
+            )
+        )
     return sorted(cells, key=lambda c: (c.experiment, c.attack, c.n_bad, RULE_KINDS.index(c.kind), c.rule))
 
 
@@ -102,8 +114,11 @@ def _wide_table(view: list[Cell], fmt: Callable[[Cell | None], str], kinds: tupl
 
 def best_rule_table(cells: list[Cell]) -> list[str]:
     """Per attack and n_bad > 0: the discrepancy filter with the lowest mean error against all data and the oracle."""
-    lines = ["| experiment | attack | n_bad | best filter | its error (%) | all_data (%) | clean_only (%) "
-             "| below all_data | gap to oracle (points) |", "|---" * 9 + "|"]
+    lines = [
+        "| experiment | attack | n_bad | best filter | its error (%) | all_data (%) | clean_only (%) "
+        "| below all_data | gap to oracle (points) |",
+        "|---" * 9 + "|",
+    ]
     by_point: dict[tuple[str, str, int], dict[str, Cell]] = defaultdict(dict)
     for cell in cells:
         if cell.n_bad > 0:
@@ -116,8 +131,10 @@ def best_rule_table(cells: list[Cell]) -> list[str]:
         naive, oracle = group.get(NAIVE), group.get(ORACLE)
         below = "" if naive is None else ("yes" if best.error_mean < naive.error_mean else "no")
         gap = "" if oracle is None else f"{100 * (best.error_mean - oracle.error_mean):+.1f}"
-        lines.append(f"| {experiment} | {attack} | {n_bad} | {best.rule} | {_fmt_error(best)} | {_fmt_error(naive)} "
-                     f"| {_fmt_error(oracle)} | {below} | {gap} |")
+        lines.append(
+            f"| {experiment} | {attack} | {n_bad} | {best.rule} | {_fmt_error(best)} | {_fmt_error(naive)} "
+            f"| {_fmt_error(oracle)} | {below} | {gap} |"
+        )
     return lines
 
 
@@ -126,16 +143,25 @@ def markdown_report(cells: list[Cell]) -> str:
     out = []
     for (experiment, attack), view in attack_views(cells).items():
         seeds = max(c.n_seeds for c in view)
-        out += [f"## {experiment}: {attack}", "",
-                f"Test error (%) by number of corrupted sources (columns), mean ± s.e. over {seeds} seed{'s' if seeds > 1 else ''}.", ""]
-        out += _wide_table(view, _fmt_error, RULE_KINDS) + [""]
+        out += [
+            f"## {experiment}: {attack}",
+            "",
+            "Test error (%) by number of corrupted sources (columns), "
+            f"mean ± s.e. over {seeds} seed{'s' if seeds > 1 else ''}.",
+            "",
+        ]
+        out += [*_wide_table(view, _fmt_error, RULE_KINDS), ""]
         out += ["Filter precision / recall (removed sources as a detector of the bad ones).", ""]
 
         def fmt_pr(cell: Cell | None) -> str:
-            return "" if cell is None or cell.precision_mean is None else f"{cell.precision_mean:.2f} / {cell.recall_mean:.2f}"
+            return (
+                ""
+                if cell is None or cell.precision_mean is None
+                else f"{cell.precision_mean:.2f} / {cell.recall_mean:.2f}"
+            )
 
-        out += _wide_table(view, fmt_pr, ("baseline", "filter")) + [""]
-    out += ["## Best discrepancy filter against all data and the clean-only oracle", ""] + best_rule_table(cells)
+        out += [*_wide_table(view, fmt_pr, ("baseline", "filter")), ""]
+    out += ["## Best discrepancy filter against all data and the clean-only oracle", "", *best_rule_table(cells)]
     return "\n".join(out) + "\n"
 
 
@@ -163,14 +189,20 @@ def failure_table(failures: list[dict[str, Any]]) -> list[str]:
     """
     if not failures:
         return []
-    lines = ["## Failed grid points", "",
-             f"{len(failures)} grid point{'s' if len(failures) > 1 else ''} raised on every attempt "
-             "(full tracebacks in the store's failures table).", "",
-             "| experiment | attack | alpha | seed | rules | attempts | last attempt (UTC) | error |", "|---" * 8 + "|"]
+    lines = [
+        "## Failed grid points",
+        "",
+        f"{len(failures)} grid point{'s' if len(failures) > 1 else ''} raised on every attempt "
+        "(full tracebacks in the store's failures table).",
+        "",
+        "| experiment | attack | alpha | seed | rules | attempts | last attempt (UTC) | error |",
+        "|---" * 8 + "|",
+    ]
     for failure in failures:
         point = json.loads(failure["point"])
         rules = ", ".join(json.loads(failure["rules"]))
-        lines.append(f"| {failure['experiment']} | {point['attack']} | {point['alpha']} | {point['seed']} | {rules} "
-                     f"| {failure['attempts']} | {failure['last_time']} | {_last_line(failure['traceback'])} |")
+        lines.append(
+            f"| {failure['experiment']} | {point['attack']} | {point['alpha']} | {point['seed']} | {rules} "
+            f"| {failure['attempts']} | {failure['last_time']} | {_last_line(failure['traceback'])} |"
+        )
     return [*lines, ""]
-

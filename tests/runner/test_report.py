@@ -9,8 +9,18 @@ from multisource.report import best_rule_table, error_figures, markdown_report, 
 
 
 def _row(attack, n_bad, seed, rule, kind, error, precision=1.0, recall=1.0, setting="s1", experiment="exp"):
-    return {"experiment": experiment, "setting": setting, "attack": attack, "n_bad": n_bad, "seed": seed, "rule": rule,
-            "kind": kind, "error": error, "precision": precision, "recall": recall}
+    return {
+        "experiment": experiment,
+        "setting": setting,
+        "attack": attack,
+        "n_bad": n_bad,
+        "seed": seed,
+        "rule": rule,
+        "kind": kind,
+        "error": error,
+        "precision": precision,
+        "recall": recall,
+    }
 
 
 ROWS = [
@@ -59,7 +69,7 @@ def test_best_rule_table_compares_the_best_filter_with_all_data_and_the_oracle()
 
 
 def test_settings_of_one_experiment_name_are_never_averaged_together():
-    rows = ROWS[:2] + [dict(ROWS[0], setting="s2", error=0.9)]
+    rows = [*ROWS[:2], dict(ROWS[0], setting="s2", error=0.9)]
     experiments = {c.experiment for c in summarize(rows)}
     assert experiments == {"exp@s1", "exp@s2"}
 

@@ -1,8 +1,9 @@
 """The omniscient "shift" attack: the lower-bound adversary that moves a source by about 1/sqrt(m).
 
 A source of m samples cannot be told apart from a clean one when its distribution moves by
-O(1/sqrt(m)) (reference 2.1: total variation ~ 1/sqrt(m), as in Qiao & Valiant's untrusted batches);
-pushing that move in the direction that hurts the learner most shifts the pooled risk by ~alpha/sqrt(m).
+O(1/sqrt(m)) in total variation (Qiao & Valiant, "Learning discrete distributions from untrusted
+batches", ITCS 2018; the lower bound of ``docs/bounds.md``, "The bounds"); pushing that move in
+the direction that hurts the learner most shifts the pooled risk by ~alpha/sqrt(m).
 The attack knows the clean linear model ``(coef, intercept)``; :class:`~multisource.corruption.Adversary`
 fits it on the clean pooled data and passes it in.
 """

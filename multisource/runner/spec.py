@@ -69,6 +69,7 @@ from multisource.utils.validation import (
     ADVERSARY_SELECTIONS,
     check_alpha,
     check_bad_sources,
+    check_bool,
     check_int,
     check_real,
     n_bad_sources,
@@ -113,13 +114,6 @@ def dataset_hash(data: MultiSourceDataset) -> str:
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()[:16]
-
-
-def check_bool(name: str, value: object) -> bool:
-    """``value`` if it is a bool; a string such as ``"false"`` is refused, not read as true by ``bool()``."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be true or false, got {value!r}")
-    return bool(value)
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: Set[str], required: Set[str] = frozenset()) -> None:

@@ -56,6 +56,13 @@ def check_real(
     return value
 
 
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is a bool; a string such as ``"false"`` is refused, not read as true by ``bool()``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
 def check_probability(name: str, value: object) -> float:
     """A fraction in [0, 1]."""
     return check_real(name, value, low=0.0, high=1.0)

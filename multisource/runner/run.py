@@ -165,8 +165,12 @@ def run_experiment(
     keys = [point_key(spec, point) for point, _ in pending]
     try:
         taken = set(store.take_leases(keys, owner)[0])
+        # Another run may have committed a point (and freed its lease) after `pending` was read: its
+        # lease was free to take, but its rows are in. Read again now that the leases are ours.
         tasks = [
-            (spec, point, rules, plugins) for (point, rules), key in zip(pending, keys, strict=True) if key in taken
+            (spec, point, rules, plugins)
+            for point, rules in _pending_points(spec, store)
+            if point_key(spec, point) in taken
         ]
         outcomes = map_unordered(
             compute_point,
@@ -185,7 +189,7 @@ def run_experiment(
         points_skipped=len(grid_points(spec)) - len(pending),
         rows_written=written,
         points_failed=failed,
-        points_leased_elsewhere=len(pending) - len(tasks),
+        points_leased_elsewhere=len(keys) - len(taken),
     )
 
 

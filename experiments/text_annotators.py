@@ -48,7 +48,7 @@ def run_cell(sources, fmap, attack, bad, seed):
     bad_mask = np.isin(np.arange(data.n_sources), bad)
     learner = make_learner("logreg", random_state=seed, C=0.1, max_iter=2000)
     context = RuleContext(dataset=data, disc=disc, learner=learner, seed=seed, bad=bad_mask)
-    alpha = max(len(bad), 1) / data.n_sources
+    alpha = len(bad) / data.n_sources
     rows = []
     for rule in RULES:
         selection = FILTERING_RULES.get(rule)(disc, data.sizes, alpha, context=context)

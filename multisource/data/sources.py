@@ -89,6 +89,13 @@ def _simulated_sources(
     return pool_rows[np.concatenate(rows)], np.repeat(np.arange(len(sizes)), sizes)
 
 
+def standardize_by_training(X: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` and ``X_test`` centred and scaled by the mean and standard deviation of ``X`` (constant: scale 1)."""
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale == 0] = 1.0
+    return (X - mean) / scale, (X_test - mean) / scale
+
+
 def make_multisource(
     data: LabeledData | str,
     *,
@@ -149,9 +156,7 @@ def make_multisource(
         source_names, n_out = None, len(sizes)
     X, X_test = data.X[rows], data.X[test_rows]
     if standardize:
-        mean, scale = X.mean(axis=0), X.std(axis=0)
-        scale[scale == 0] = 1.0
-        X, X_test = (X - mean) / scale, (X_test - mean) / scale
+        X, X_test = standardize_by_training(X, X_test)
     return MultiSourceDataset(
         X=X,
         y=data.y[rows],

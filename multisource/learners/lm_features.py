@@ -32,6 +32,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from multisource.data.dataset import MultiSourceDataset
+from multisource.data.sources import standardize_by_training
 from multisource.data.text_sources import TextSources
 from multisource.utils.device import resolve_device
 from multisource.utils.validation import check_int
@@ -247,7 +248,6 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         check_int("max_length", self.max_length, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
-        self.n_features_in_ = 1
         self.encoder_: nn.Module | None = None
         if self.compression is not None:
             self._compress(texts)
@@ -335,9 +335,7 @@ def text_multisource(
         pca = PCA(n_components=n_components, svd_solver="full").fit(X)
         X, X_test = pca.transform(X), pca.transform(X_test)
     if standardize:
-        mean, scale = X.mean(axis=0), X.std(axis=0)
-        scale[scale == 0] = 1.0
-        X, X_test = (X - mean) / scale, (X_test - mean) / scale
+        X, X_test = standardize_by_training(X, X_test)
     return MultiSourceDataset(
         X=X,
         y=sources.y,

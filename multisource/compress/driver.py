@@ -33,6 +33,8 @@ from tqdm.auto import tqdm
 from multisource.compress.adapters import (
     ModelAdapter,
     find_adapter,
+    layer_inputs,
+    not_prunable_reason,
     prunable_layers,
     set_weight_matrix,
     trace_layer_groups,
@@ -236,7 +238,7 @@ def _collect_hessians(
         acc = accumulators[group[0]] = HessianAccumulator(weight_matrix(first).shape[1], dtype=dtype)
 
         def hook(module: nn.Module, args: tuple, acc: HessianAccumulator = acc) -> None:
-            acc.add_batch(args[0])
+            acc.add_batch(layer_inputs(module, args[0]))
             if stop_early:
                 raise _StopForward
 
@@ -267,7 +269,7 @@ def _prune_group(
 def _record_unprunable(block: nn.Module, prefix: str, groups: list[list[str]] | None, run: _LayerRun) -> None:
     """List the block's layers with weights that no pruner handles, or that its forward pass never calls."""
     for name, module in unsupported_layers(block, prefix).items():
-        run.skip(name, f"{type(module).__name__} is not a layer type the pruners handle (nn.Linear, Conv1D)")
+        run.skip(name, not_prunable_reason(module))
     if groups is not None:
         traced = {relative for group in groups for relative in group}
         for relative in prunable_layers(block):
@@ -360,12 +362,14 @@ def prune_model(
     progress: bool = True,
     callback: Callable[[LayerRecord], None] | None = None,
 ) -> PruneReport:
-    """Prune every Linear (or Conv1D) layer inside the blocks of ``model``, in place, sequentially.
+    """Prune every Linear (Conv1D, Conv1d, Conv2d) layer inside the blocks of ``model``, in place, sequentially.
 
     Parameters
     ----------
     model : nn.Module
-        A Hugging Face causal LM (Llama-like, OPT, GPT-2) or any torch net of ``nn.Linear`` layers.
+        A Hugging Face causal LM (Llama-like, OPT, GPT-2) or any torch net of ``nn.Linear`` and
+        ``Conv1d`` / ``Conv2d`` layers (a convolution is pruned as a Linear on its unfolded input
+        patches, ``multisource.compress.conv``; grouped convolutions are listed as skipped).
         Moved to ``device`` and pruned in place.
     calibration : Tensor, sequence of Tensors, (inputs, targets) or None
         Token ids (samples x seqlen) for a causal LM; input features (samples x features) for a

@@ -30,7 +30,7 @@ def prune_classifier(
     options: OptionsLike = None,
     device: str | torch.device = "auto",
 ) -> PruneReport:
-    """Prune every ``nn.Linear`` weight of ``model`` in place to ``sparsity`` per layer.
+    """Prune every ``nn.Linear`` (and ``Conv1d`` / ``Conv2d``) weight of ``model`` in place to ``sparsity``.
 
     Parameters
     ----------

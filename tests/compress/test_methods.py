@@ -146,16 +146,16 @@ def test_the_driver_names_the_layer_whose_calibration_inputs_are_not_finite():
 
 
 class _WithExtras(nn.Module):
-    """A Linear the forward never calls and a convolution: neither can be pruned, both must be reported."""
+    """A Linear the forward never calls and a grouped convolution: neither can be pruned, both must be reported."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(1, 2, 3)
+        self.conv = nn.Conv1d(2, 2, 3, groups=2)
         self.used = nn.Linear(12, 4)
         self.unused = nn.Linear(4, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.used(self.conv(x.unsqueeze(1)).flatten(1))
+        return self.used(self.conv(x.unsqueeze(1).expand(-1, 2, -1)).flatten(1))
 
 
 def test_layers_the_driver_cannot_prune_are_listed_in_the_report_with_the_reason():

@@ -17,6 +17,7 @@ API_PAGES = [
     "discrepancy",
     "filtering",
     "aggregation",
+    "federated",
     "learners",
     "optim",
     "compress",

@@ -107,10 +107,10 @@ def test_cuda_gives_the_cpu_matrix():
     "kwargs, error, match",
     [
         ({"estimator": "mmd"}, ValueError, r"unknown discrepancy estimator 'mmd'.*linear"),
-        ({"l2": -1.0}, ValueError, r"l2 must lie in \[0.0, inf\], got -1.0"),
+        ({"l2": -1.0}, ValueError, r"l2 must lie in \[0.0, inf[\])], got -1.0"),
         ({"max_iter": 0}, ValueError, "max_iter must be >= 1, got 0"),
         ({"chunk_size": 0}, ValueError, "chunk_size must be >= 1, got 0"),
-        ({"tol": 0.0}, ValueError, r"tol must lie in \(0.0, inf\]"),
+        ({"tol": 0.0}, ValueError, r"tol must lie in \(0.0, inf[\])]"),
         ({"scaling": "flea"}, ValueError, r"scaling must be one of \['none', 'pair'\], got 'flea'"),
         ({"solver": "lbfgs"}, ValueError, r"solver must be one of \['mm', 'newton'\], got 'lbfgs'"),
         ({"dtype": torch.float16}, ValueError, "dtype must be torch.float32 or torch.float64"),

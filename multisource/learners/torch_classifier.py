@@ -1,4 +1,4 @@
-"""A scikit-learn compatible multilayer perceptron trained in torch with Adam, SGD or M-FAC."""
+"""A scikit-learn compatible MLP or small CNN (``learners.cnn``) trained in torch with Adam, SGD or M-FAC."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
+from multisource.learners.cnn import ARCHITECTURES, build_cnn, check_input_shape
 from multisource.learners.registry import LEARNERS
 from multisource.optim import make_optimizer
 from multisource.utils.device import resolve_device
@@ -41,12 +42,26 @@ def build_mlp(n_features: int, hidden_sizes: Sequence[int], n_classes: int) -> t
 
 @LEARNERS.register("torch_mlp")
 class TorchClassifier(ClassifierMixin, BaseEstimator):
-    """MLP classifier minimising (sample-weighted) cross-entropy with a torch optimizer chosen by name.
+    """MLP or CNN classifier minimising (sample-weighted) cross-entropy with a torch optimizer chosen by name.
 
     Parameters
     ----------
     hidden_sizes : sequence of int
-        Widths of the hidden ReLU layers (empty: multinomial logistic regression).
+        Widths of the hidden ReLU layers (empty: multinomial logistic regression); for the CNN,
+        the dense layers after the convolutions.
+    architecture : {"mlp", "cnn"}
+        ``"cnn"``: a small conv net (:func:`multisource.learners.cnn.build_cnn`) on the features
+        reshaped to ``input_shape``; 2-D for images, 1-D for signals.
+    input_shape : tuple of int or None
+        CNN only: (channels, length) or (channels, height, width), holding all the features;
+        None infers one channel, square when the feature count is a perfect square
+        (64 -> (1, 8, 8) for the digits), else 1-D (40 -> (1, 40) for MNIST-1D).
+    channels : sequence of int
+        CNN only: output channels of each conv -> ReLU -> max-pool stage.
+    kernel_size : int
+        CNN only: odd kernel size of every convolution (same padding).
+    pool : int
+        CNN only: max-pool window and stride after each convolution (1: no pooling).
     optimizer : str
         ``"adam"``, ``"sgd"``, ``"mfac"`` (:class:`multisource.optim.MFAC`) or any name in
         :data:`multisource.optim.OPTIMIZERS`.
@@ -75,7 +90,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray
         Class labels seen in ``fit``.
     module_ : torch.nn.Sequential
-        The trained network (outputs logits over ``classes_``).
+        The trained network (flat feature rows in, logits over ``classes_`` out).
     loss_curve_ : list of float
         Mean training loss of every epoch.
 
@@ -92,6 +107,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         hidden_sizes: Sequence[int] = (64,),
+        architecture: str = "mlp",
+        input_shape: Sequence[int] | None = None,
+        channels: Sequence[int] = (16, 32),
+        kernel_size: int = 3,
+        pool: int = 2,
         optimizer: str = "adam",
         lr: float = 1e-3,
         epochs: int = 20,
@@ -104,6 +124,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         verbose: bool = False,
     ) -> None:
         self.hidden_sizes = hidden_sizes
+        self.architecture = architecture
+        self.input_shape = input_shape
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.pool = pool
         self.optimizer = optimizer
         self.lr = lr
         self.epochs = epochs
@@ -123,6 +148,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         if np.any(weights < 0) or not weights.sum() > 0:
             raise ValueError("sample_weight must be non-negative with a positive sum")
         hidden = [check_int("hidden_sizes entry", width, minimum=1) for width in self.hidden_sizes]
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {list(ARCHITECTURES)}, got {self.architecture!r}")
+        input_shape = check_input_shape(self.input_shape, X.shape[1]) if self.architecture == "cnn" else None
         epochs = check_int("epochs", self.epochs, minimum=1)
         batch_size = check_int("batch_size", self.batch_size, minimum=1)
         lr = check_real("lr", self.lr, low=0.0)
@@ -133,7 +161,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**63 - 1)))
-            module = build_mlp(X.shape[1], hidden, len(self.classes_)).to(device=device, dtype=dtype)
+            if input_shape is None:
+                module = build_mlp(X.shape[1], hidden, len(self.classes_))
+            else:
+                module = build_cnn(input_shape, self.channels, self.kernel_size, self.pool, hidden, len(self.classes_))
+            module = module.to(device=device, dtype=dtype)
         optimizer = make_optimizer(
             self.optimizer, module.parameters(), lr=lr, weight_decay=weight_decay, **(self.optimizer_kwargs or {})
         )
@@ -178,3 +210,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class label."""
         codes = self._logits(X).argmax(dim=1).cpu().numpy()
         return self.classes_[codes]
+
+
+@LEARNERS.register("torch_cnn")
+def torch_cnn(**params: Any) -> TorchClassifier:
+    """``TorchClassifier(architecture="cnn", **params)``: the CNN by its own learner name in a spec."""
+    return TorchClassifier(architecture="cnn", **params)

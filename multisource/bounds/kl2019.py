@@ -78,7 +78,7 @@ def kl2019_weights(disc_to_reference: object, sizes: object, lam: float) -> np.n
     ``m_i / sum_j m_j`` (the minimiser of ``sum a_i^2 / m_i``).
     """
     d, sizes = check_disc_row(disc_to_reference, sizes)
-    lam = check_real("lam (lambda)", lam, low=0.0)
+    lam = check_real("lam (lambda)", lam, low=0.0, allow_inf=True)
     if math.isinf(lam):
         return sizes / sizes.sum()
     if lam == 0.0:

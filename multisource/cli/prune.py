@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from multisource.compress.records import LayerRecord, PruneReport
 
 from multisource.compress.masks import parse_nm
+from multisource.utils.validation import check_int
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         options = {name: value for name in ("blocksize", "percdamp") if (value := getattr(args, name)) is not None}
         plan_pruning(args.method, args.sparsity, args.pattern, args.bits, options)  # fail before loading the model
-        corpora = tuple(c.strip() for c in args.calib_corpora.split(",") if c.strip())
+        corpora = _check_windows(args)
         if args.model in MODELS:
             model, tokenizer = load_model(args.model, device=args.device)
         else:
@@ -98,6 +99,23 @@ def main(args: argparse.Namespace) -> int:
     if args.out:
         print(f"saved to {save_pruned(model, args.out, tokenizer)}")
     return 0
+
+
+def _check_windows(args: argparse.Namespace) -> tuple[str, ...]:
+    """The calibration corpora, after checking the token counts and the device (all before the model loads)."""
+    from multisource.data.text import TEXT_CORPORA
+    from multisource.utils.device import resolve_device
+
+    check_int("--calib-tokens", args.calib_tokens, minimum=1)
+    check_int("--seqlen", args.seqlen, minimum=2)  # perplexity predicts tokens 2..seqlen of a window
+    check_int("--eval-tokens", args.eval_tokens, minimum=args.seqlen)  # at least one evaluation window
+    resolve_device(args.device)
+    corpora = tuple(c.strip() for c in args.calib_corpora.split(",") if c.strip())
+    if not corpora or any(c not in TEXT_CORPORA for c in corpora):
+        raise ValueError(
+            f"--calib-corpora must be a comma-separated subset of {list(TEXT_CORPORA)}, got {args.calib_corpora!r}"
+        )
+    return corpora
 
 
 def _progress_printer() -> Callable[[LayerRecord], None]:
@@ -139,7 +157,10 @@ def _load_folder(path: str, device: str) -> tuple[nn.Module, Any]:
 
     from multisource.utils.device import resolve_device
 
-    if not os.path.isdir(path):
-        raise ValueError(f"--model must be one of the named models or an existing folder, got {path!r}")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise ValueError(
+            f"--model must be one of the named models or a folder with a config.json (written by save_pruned / "
+            f"save_pretrained), got {path!r}"
+        )
     model: nn.Module = AutoModelForCausalLM.from_pretrained(path)
     return model.to(resolve_device(device)).eval(), AutoTokenizer.from_pretrained(path)

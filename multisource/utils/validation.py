@@ -41,17 +41,24 @@ def check_real(
     high: float = math.inf,
     low_open: bool = False,
     high_open: bool = False,
+    allow_inf: bool = False,
 ) -> float:
-    """``value`` as a finite float in the interval given by low/high (open ends as flagged)."""
+    """``value`` as a float in the interval given by low/high (open ends as flagged).
+
+    NaN is always refused; so are ``inf`` and ``-inf`` unless ``allow_inf`` (a parameter whose
+    infinite value is a documented limit, such as KL2019's ``lambda = inf``).
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN, got {value}")
+    interval = (
+        f"{'(' if low_open or low == -math.inf else '['}{low}, {high}{')' if high_open or high == math.inf else ']'}"
+    )
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value}")
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if too_low or too_high:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
         raise ValueError(f"{name} must lie in {interval}, got {value}")
     return value
 

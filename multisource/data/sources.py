@@ -11,7 +11,7 @@ from multisource.data.dataset import MultiSourceDataset
 from multisource.data.labeled import LabeledData
 from multisource.data.loaders import load_dataset
 from multisource.data.splits import SPLITS, NaturalSources, Split, source_order, stratified_holdout
-from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
+from multisource.utils.validation import SeedLike, check_bool, check_int, check_random_state, check_real
 
 
 def _test_count(n_test: int | float, n: int) -> int:
@@ -134,6 +134,7 @@ def make_multisource(
     ------
     ValueError : when the sizes exceed the samples left after holding out the test set.
     """
+    standardize = check_bool("standardize", standardize)
     rng = check_random_state(seed)
     if isinstance(data, str):
         data = load_dataset(data, seed=rng)

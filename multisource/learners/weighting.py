@@ -43,6 +43,10 @@ def fit_on_selection(estimator: BaseEstimator, dataset: MultiSourceDataset, sele
     Minimises ``sum_i w_i R_{S_i}(h)`` over the kept sources ``{i : w_i > 0}`` (pooled ERM on the
     kept union for a hard filter, KL2019's weighted ERM for a weighting rule).
     """
+    if selection.kept.shape != (dataset.n_sources,):
+        raise ValueError(
+            f"selection must cover the dataset's {dataset.n_sources} sources, got one of {selection.kept.shape[0]}"
+        )
     keep = selection.kept[dataset.source]
     weights = sample_weights(selection.weights, dataset.source, dataset.sizes)
     return fit_weighted(estimator, dataset.X[keep], dataset.y[keep], weights)

@@ -17,7 +17,7 @@ from multisource.utils.validation import check_int, check_random_state
 
 
 class CompressedClassifier(ClassifierMixin, BaseEstimator):
-    """Train a torch classifier, then prune (and optionally quantize) its Linear layers one-shot.
+    """Train a torch classifier, then prune (and optionally quantize) its Linear and Conv1d/Conv2d layers one-shot.
 
     ``fit`` trains a clone of ``estimator`` (any estimator exposing the trained network as
     ``module_`` and its labels as ``classes_``, e.g. :class:`TorchClassifier`), then calls

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from multisource.compress.adapters import find_adapter, prunable_layers, weight_matrix
+from multisource.compress.adapters import find_adapter, layer_inputs, prunable_layers, weight_matrix
 from multisource.compress.masks import check_sparsity
 from multisource.utils.validation import check_real
 
@@ -45,7 +45,8 @@ def outlier_ratios(
 
     def accumulate(name: str) -> Callable[[nn.Module, tuple], None]:
         def hook(module: nn.Module, args: tuple) -> None:
-            X = args[0].detach().reshape(-1, args[0].shape[-1]).to(torch.float64)
+            X = layer_inputs(module, args[0].detach())  # a convolution's unfolded patches
+            X = X.reshape(-1, X.shape[-1]).to(torch.float64)
             sq_norms[name] += (X * X).sum(dim=0).cpu()
 
         return hook

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from multisource.compress import prune_classifier, prune_model
+from multisource.compress import outlier_ratios, prune_classifier, prune_model
 from multisource.compress.adapters import trace_layer_groups, unsupported_layers, weight_matrix
 from multisource.compress.conv import unfold_patches
 from multisource.learners.cnn import build_cnn
@@ -175,3 +175,12 @@ def test_mfac_obs_prunes_the_conv_kernels_of_a_cnn():
     report = prune_classifier(net, X, y, method="mfac_obs", sparsity=0.5, options={"ngrads": 8}, device="cpu")
     assert [(r.name, r.shape) for r in report.layers] == [("1", (4, 9)), ("4", (8, 36)), ("8", (3, 32))]
     assert float((net[4].weight == 0).float().mean()) == pytest.approx(0.5, abs=0.01)
+
+
+def test_owl_outlier_ratios_read_a_convs_unfolded_patches():
+    conv = _double(nn.Conv2d(3, 4, 3, padding=1))
+    x = torch.randn(10, 3, 5, 5, dtype=torch.float64)
+    ratio = outlier_ratios(nn.Sequential(conv), x, M=2.0)
+    norms = _patches_by_position(conv, x).norm(dim=0)  # ||X_j|| of every column, from the test's own patches
+    scores = conv.weight.detach().permute(0, 2, 3, 1).reshape(4, -1).abs() * norms
+    assert ratio == [pytest.approx(float((scores > 2.0 * scores.mean()).double().mean()))]

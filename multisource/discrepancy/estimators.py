@@ -41,6 +41,7 @@ def _linear(dataset: MultiSourceDataset, *, device: DeviceLike, rng: np.random.G
         n_sources=dataset.n_sources,
         n_classes=dataset.n_classes,
         device=device,
+        rng=rng,
         **options,
     )
 
@@ -91,7 +92,8 @@ def pairwise(
           surrogate, all pairs and problems trained together in torch on ``device``. Options:
           ``l2=1e-3`` (``= 1/C`` of scikit-learn; 0 unregularised), ``scaling="none"|"pair"``
           (per-pair standardisation, FLEA), ``solver="mm"|"newton"``, ``max_iter``, ``tol``,
-          ``chunk_size``, ``dtype``, ``progress``; see
+          ``chunk_size``, ``dtype``, ``progress``, ``pair_sample`` (each source against a random
+          sample of about s others, NaN elsewhere: for ``quantile`` and ``multi_krum``); see
           :func:`~multisource.discrepancy.linear.linear_pairwise_matrix` and ``docs/discrepancy.md``.
           A lower bound on the supremum.
         - "mlp": H = one-hidden-layer MLPs (``hidden=16`` ReLU units), label-flip ERM on the weighted
@@ -105,14 +107,16 @@ def pairwise(
     device : torch device for "linear" ("auto" picks CUDA when present); ignored by the others.
     seed : int, numpy Generator or None. Every estimator receives ``rng = check_random_state(seed)``
         and draws from it where it has randomness ("mlp": initial weights, so the same seed gives
-        the same matrix); "linear", "sklearn" and "stumps" are deterministic
-        (the matrix is the same for every seed), so for them the seed is accepted and unused. A seed
+        the same matrix; "linear" with ``pair_sample``: the sampled pairs); otherwise "linear",
+        "sklearn" and "stumps" are deterministic (the matrix is the same for every seed), so for
+        them the seed is accepted and unused. A seed
         of the wrong type is refused (``TypeError``) whatever the estimator.
     **options : keyword options of the estimator; one it does not take is a ``TypeError``.
 
     Returns
     -------
-    disc : (N, N) float64, symmetric, zero diagonal, entries in [0, 1].
+    disc : (N, N) float64, symmetric, zero diagonal, entries in [0, 1] (NaN for the pairs not
+        sampled with ``pair_sample``).
 
     Notes
     -----

@@ -35,9 +35,10 @@ from tqdm.auto import tqdm
 from multisource.discrepancy.bound_hessian import SourceDesigns, fit_pairs_bound_hessian, pair_scores
 from multisource.discrepancy.logistic import fit_weighted_logistic
 from multisource.discrepancy.reduction import flip_discrepancy, label_flip_targets, n_problems
+from multisource.discrepancy.sampling import band_half_width, sampled_pair_tiles
 from multisource.utils.device import resolve_device
 from multisource.utils.threads import limit_threads
-from multisource.utils.validation import check_int, check_real
+from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
 
 SCALINGS: tuple[str, ...] = ("none", "pair")
 """Feature scaling of each pooled pair: none, or standardised by the pair's own statistics (FLEA)."""
@@ -273,6 +274,8 @@ def linear_pairwise_matrix(
     device: str | torch.device | None = "auto",
     dtype: torch.dtype | None = None,
     progress: bool = False,
+    pair_sample: int | None = None,
+    rng: SeedLike = None,
 ) -> np.ndarray:
     """(N, N) label-flip ERM discrepancies of all pairs of sources, every pair's problems trained together.
 
@@ -294,10 +297,15 @@ def linear_pairwise_matrix(
     dtype : dtype of the data-sized products: default float32 (mm, whose d x d systems and iterates
         stay float64) or float64 (newton).
     progress : show a progress bar over the pairs.
+    pair_sample : None for all pairs, or s: each source against a random sample of ``2 ceil(s/2)``
+        others, a symmetric pair set (:mod:`multisource.discrepancy.sampling`), for the rules that read
+        row quantiles (``quantile``, ``multi_krum``); all pairs when ``2 ceil(s/2) >= N - 1``.
+    rng : seed or Generator of the sample (used only with ``pair_sample``).
 
     Returns
     -------
-    disc : (N, N) float64, symmetric with a zero diagonal.
+    disc : (N, N) float64, symmetric with a zero diagonal; NaN where a pair was not sampled. A sampled
+        entry equals the full matrix's.
     """
     l2, scaling, solver, tol = _check_options(l2, scaling, solver, tol)
     default_iter, default_dtype = SOLVERS[solver]
@@ -305,6 +313,8 @@ def linear_pairwise_matrix(
     dtype = default_dtype if dtype is None else dtype
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    half = None if pair_sample is None else band_half_width(n_sources, pair_sample)
+    generator = check_random_state(rng)
     sizes = np.bincount(source, minlength=n_sources)
     if np.any(sizes == 0):
         raise ValueError(
@@ -331,10 +341,14 @@ def linear_pairwise_matrix(
         pooled_y, pooled_signed = np.hstack([y_rows[a], y_rows[b]]), np.hstack([signed[a], -signed[b]])
         return flip_discrepancy(scores.cpu().numpy(), pooled_y, pooled_signed, n_classes)
 
-    tiles = list(pair_tiles(n_sources, chunk_size))
-    disc = np.zeros((n_sources, n_sources))
-    with tqdm(total=n_sources * (n_sources - 1) // 2, disable=not progress, desc="pairwise disc") as bar:
+    if half is None:
+        tiles = list(pair_tiles(n_sources, chunk_size))
+    else:
+        tiles = list(sampled_pair_tiles(generator.permutation(n_sources), half, chunk_size))
+    disc = np.full((n_sources, n_sources), np.nan)
+    np.fill_diagonal(disc, 0.0)
+    with tqdm(total=sum(len(a) for a, _ in tiles), disable=not progress, desc="pairwise disc") as bar:
         for (a, b), values in zip(tiles, map_tiles(tile_discrepancies, tiles, device), strict=True):
-            disc[a, b] = values
+            disc[a, b] = disc[b, a] = values
             bar.update(len(a))
-    return disc + disc.T
+    return disc

@@ -23,7 +23,7 @@ from torch.nn.functional import cross_entropy
 from multisource.discrepancy.linear import source_rows
 from multisource.discrepancy.reduction import flip_discrepancy
 from multisource.utils.device import resolve_device
-from multisource.utils.validation import check_int, check_real
+from multisource.utils.validation import check_int, check_labeled_sample, check_real, check_source_ids
 
 MLPParams = list[torch.Tensor]
 """Stacked parameters ``[W1 (B, d, h), b1 (B, 1, h), W2 (B, h, K), b2 (B, 1, K)]`` of B nets."""
@@ -154,6 +154,8 @@ def mlp_pairwise_matrix(
     max_epochs = check_int("max_epochs", max_epochs, minimum=1)
     patience = check_int("patience", patience, minimum=1)
     tol = check_real("tol", tol, low=0.0)
+    X, y = check_labeled_sample(("X", "y"), X, y, n_classes)
+    source = check_source_ids(source, n_sources, len(y))
     sizes = np.bincount(source, minlength=n_sources)
     if np.any(sizes == 0):
         raise ValueError(

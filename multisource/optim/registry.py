@@ -9,6 +9,7 @@ import torch
 
 from multisource.optim.mfac import MFAC
 from multisource.utils.registry import Registry
+from multisource.utils.validation import check_real
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -30,4 +31,8 @@ def make_optimizer(
     >>> type(opt).__name__
     'MFAC'
     """
-    return OPTIMIZERS.get(name)(params, lr=lr, weight_decay=weight_decay, **kwargs)
+    factory = OPTIMIZERS.get(name)
+    # torch's own optimizers let lr=nan and lr=inf through (they only test lr < 0)
+    lr = check_real("lr", lr, low=0.0)
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+    return factory(params, lr=lr, weight_decay=weight_decay, **kwargs)

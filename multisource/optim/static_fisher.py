@@ -73,6 +73,8 @@ class StaticInverseFisher:
         if m < 1 or d < 1:
             raise ValueError(f"grads must hold m >= 1 gradients of dimension d >= 1, got shape {tuple(grads.shape)}")
         check_finite_gradients("grads", grads)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch dtype such as torch.float64, got {dtype!r}")
         self.damp = check_damp(damp)
         self.ngrads, self.dim = m, d
         block = d if blocksize is None else min(check_int("blocksize", blocksize, minimum=1), d)

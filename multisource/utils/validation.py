@@ -97,6 +97,39 @@ def check_finite_array(
     return arr
 
 
+def check_labeled_sample(
+    names: tuple[str, str], X: object, y: object, n_classes: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """A labelled sample: ``X`` an (n, d) finite float64 array with n, d >= 1, ``y`` n integer labels in
+    [0, n_classes), ``n_classes`` >= 2. ``names`` are the arguments' names in the caller, e.g. ("X_a", "y_a")."""
+    x_name, y_name = names
+    n_classes = check_int("n_classes", n_classes, minimum=2)
+    X = check_finite_array(x_name, X, ndim=2)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{x_name} must hold n >= 1 samples of d >= 1 features, got shape {X.shape}")
+    labels = np.asarray(y)
+    if labels.shape != (X.shape[0],):
+        raise ValueError(f"{y_name} must hold one label per row of {x_name} ({X.shape[0]},), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"{y_name} must hold integer labels in [0, {n_classes - 1}], got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(
+            f"{y_name} must hold labels in [0, {n_classes - 1}], got labels from {labels.min()} to {labels.max()}"
+        )
+    return X, labels.astype(np.int64)
+
+
+def check_source_ids(source: object, n_sources: object, n_samples: int) -> np.ndarray:
+    """``source``: one integer source id in [0, n_sources) per sample (``n_samples`` of them)."""
+    n_sources = check_int("n_sources", n_sources, minimum=1)
+    ids = np.asarray(source)
+    if ids.shape != (n_samples,) or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"source must hold {n_samples} integer source ids, got {ids.dtype} of shape {ids.shape}")
+    if ids.min() < 0 or ids.max() >= n_sources:
+        raise ValueError(f"source must hold ids in [0, {n_sources - 1}], got ids from {ids.min()} to {ids.max()}")
+    return ids.astype(np.int64)
+
+
 ADVERSARY_SELECTIONS: tuple[str, ...] = ("fixed", "adaptive")
 """How the adversary picks its bad sources: before seeing the data (``"fixed"``, Konstantinov et al.
 ICML 2020 Theorem 1) or after (``"adaptive"``, Theorem 2)."""

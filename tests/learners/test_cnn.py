@@ -87,3 +87,29 @@ def test_a_compressed_cnn_prunes_its_convolutions_and_skips_nothing(digits):
     assert [r.name for r in report.layers] == ["1", "4", "8", "10"] and not report.skipped
     assert all(r.sparsity == pytest.approx(0.5, abs=0.01) for r in report.layers)
     assert pruned.score(X_test, y_test) > 0.85  # the accuracy change is measured in experiments/cnn_digits.py
+
+
+def test_a_spec_names_the_cnn_and_the_runner_fits_it_on_the_kept_sources():
+    from multisource.runner import ExperimentSpec, grid_points, run_point
+    from multisource.runner.experiment import build_point_data
+
+    spec = ExperimentSpec.from_dict(
+        {
+            "name": "cnn_spec",
+            "seeds": [0],
+            "alphas": [0.25],
+            "rules": ["clean_only"],
+            "data": {"dataset": "digits", "n_sources": 4, "m": 60},
+            "discrepancy": {"name": "linear"},
+            "attacks": [{"name": "label_flip", "params": {"p": 1.0}}],
+            "learner": {"name": "torch_cnn", "params": {"epochs": 20, "lr": 0.01, "channels": [8], "device": "cpu"}},
+        }
+    )
+    point = next(p for p in grid_points(spec) if p.alpha > 0)
+    dataset, bad = build_point_data(spec, point)
+    (row,) = run_point(spec, point, spec.rules)
+    clean = ~bad[dataset.source]
+    by_hand = _cnn(epochs=20, lr=0.01, channels=[8]).set_params(random_state=point.seed)
+    by_hand.fit(dataset.X[clean], dataset.y[clean])
+    assert row["error"] == pytest.approx(np.mean(by_hand.predict(dataset.X_test) != dataset.y_test))
+    assert row["error"] < 0.5  # 10 classes

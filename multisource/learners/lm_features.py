@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -132,17 +133,30 @@ def encode_texts(
 
 
 def calibration_from_texts(tokenizer: Any, texts: Sequence[str], n_windows: int, length: int) -> torch.Tensor:
-    """(n_windows, length) token ids: ``texts`` tokenized, joined with the end-of-text token, cut in windows."""
+    """(n_windows, length) token ids: evenly spaced windows over ``texts`` in sorted order, joined by end-of-text.
+
+    The texts are sorted first, so the windows depend on the set of texts and not on their order, and
+    the windows are spread over the whole joined stream (overlapping when it is shorter than
+    ``n_windows * length`` tokens), so every part of a large calibration set is sampled: calibrating
+    on all sources then puts the adversary's texts in the windows in proportion to their share.
+    """
     n_windows = check_int("n_calibration", n_windows, minimum=1)
     length = check_int("calibration_length", length, minimum=1)
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-    ids = [token for row in tokenizer(list(texts), add_special_tokens=False)["input_ids"] for token in (*row, eos)]
-    if len(ids) < n_windows * length:
+    rows = tokenizer(sorted(texts), add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([token for row in rows for token in (*row, eos)], dtype=torch.long)
+    if len(ids) < length:
         raise ValueError(
-            f"the calibration texts hold {len(ids)} tokens, fewer than n_calibration * calibration_length = "
-            f"{n_windows} * {length}; give more texts or smaller windows"
+            f"the calibration texts hold {len(ids)} tokens, fewer than calibration_length = {length}; "
+            "give more texts or shorter windows"
         )
-    return torch.tensor(ids[: n_windows * length], dtype=torch.long).reshape(n_windows, length)
+    starts = torch.linspace(0, len(ids) - length, n_windows).round().long()
+    return ids[starts[:, None] + torch.arange(length)]
+
+
+def calibration_id(texts: Sequence[str]) -> str:
+    """A short hash of the set of calibration ``texts`` (order-free, like :func:`calibration_from_texts`)."""
+    return hashlib.sha256("\x00".join(sorted(texts)).encode()).hexdigest()[:16]
 
 
 class FeatureCache:
@@ -187,6 +201,22 @@ def _load_encoder(name: str, device: str) -> tuple[nn.Module, Any]:
     return model, tokenizer
 
 
+def _truncated_copy(model: nn.Module, layer: int) -> nn.Module:
+    """A deep copy of ``model`` holding blocks ``1..layer`` only: the features never run the later blocks,
+    so compressing them would be wasted work (the result is the same, as pruning is sequential)."""
+    blocks = _blocks(model)
+    kept = nn.ModuleList(list(blocks)[:layer])
+    base = cast(Any, model).get_decoder() if hasattr(model, "get_decoder") else model
+    name = "layers" if getattr(base, "layers", None) is blocks else "h"
+    setattr(base, name, kept)
+    try:
+        truncated = copy.deepcopy(model)
+    finally:
+        setattr(base, name, blocks)
+    cast(Any, truncated).config.num_hidden_layers = layer
+    return truncated
+
+
 class LMFeatureMap(TransformerMixin, BaseEstimator):
     """Texts -> pooled hidden states of a frozen causal LM (scikit-learn transformer).
 
@@ -208,7 +238,16 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
 
     ``fit(texts)`` compresses a copy of the encoder one-shot, calibrated on ``texts`` (a trusted
     reference source, all sources, or the sources a first filtering pass kept: the caller
-    chooses); with ``compression=None`` it only validates. ``transform`` returns (n, hidden) float32.
+    chooses); only blocks ``1..layer`` are copied and compressed, as the later ones never run. With
+    ``compression=None`` it only validates. ``transform`` returns (n, hidden) float32.
+
+    Attributes
+    ----------
+    encoder_ : the compressed copy (None for the dense encoder); ``prune_report_`` its
+        :class:`~multisource.compress.PruneReport` (``total_seconds`` is the compression time).
+    calibration_id_ : hash of the set of calibration texts, part of :meth:`encoder_tag`.
+    tokens_encoded_, encoding_seconds_ : tokens run through the encoder since ``fit`` (cache hits
+        excluded) and the seconds it took, so ``tokens_encoded_ / encoding_seconds_`` is the throughput.
     """
 
     def __init__(
@@ -249,6 +288,7 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
         check_int("max_length", self.max_length, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
         self.encoder_: nn.Module | None = None
+        self.encoding_seconds_, self.tokens_encoded_ = 0.0, 0
         if self.compression is not None:
             self._compress(texts)
         return self
@@ -265,8 +305,8 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
             )
         dense, tokenizer = _load_encoder(self.model, str(resolve_device(self.device)))
         windows = calibration_from_texts(tokenizer, texts, self.n_calibration, self.calibration_length)
-        self.calibration_id_ = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
-        self.encoder_ = copy.deepcopy(dense)
+        self.calibration_id_ = calibration_id(texts)
+        self.encoder_ = _truncated_copy(dense, check_layer(self.layer, len(_blocks(dense))))
         self.prune_report_ = prune_model(
             self.encoder_,
             windows,
@@ -306,7 +346,8 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
         compressed = getattr(self, "encoder_", None)
         if compressed is not None:
             model = compressed
-        return encode_texts(
+        start = time.perf_counter()
+        features = encode_texts(
             model,
             tokenizer,
             texts,
@@ -315,6 +356,10 @@ class LMFeatureMap(TransformerMixin, BaseEstimator):
             max_length=self.max_length,
             batch_size=self.batch_size,
         )
+        lengths = [len(row) for row in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        self.encoding_seconds_ = getattr(self, "encoding_seconds_", 0.0) + time.perf_counter() - start
+        self.tokens_encoded_ = getattr(self, "tokens_encoded_", 0) + int(np.minimum(lengths, self.max_length).sum())
+        return features
 
 
 def text_multisource(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,15 @@ from sklearn.preprocessing import StandardScaler
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from multisource.data.verses import DIVISIONS, division_of, load_kjv_divisions
-from multisource.learners.lm_features import LMFeatureMap, _load_encoder, check_layer, encode_texts
+from multisource.learners.lm_features import (
+    LMFeatureMap,
+    _load_encoder,
+    _truncated_copy,
+    calibration_from_texts,
+    calibration_id,
+    check_layer,
+    encode_texts,
+)
 
 
 def test_divisions_follow_the_canon_at_their_boundaries() -> None:
@@ -122,15 +131,70 @@ def test_compression_settings_are_checked_by_name() -> None:
 
 
 @pytest.mark.llm
-def test_text_task_small_setting_runs_end_to_end_and_reads_the_division_above_chance(tmp_path) -> None:
+def test_calibration_windows_are_evenly_spaced_over_the_sorted_texts_whatever_their_order(encoder) -> None:
+    _, tokenizer = encoder
+    texts = list(load_kjv_divisions(n_per_class=2, seed=4).texts)
+    eos = tokenizer.eos_token_id
+    stream = [t for text in sorted(texts) for t in (*tokenizer(text, add_special_tokens=False)["input_ids"], eos)]
+    windows = calibration_from_texts(tokenizer, texts, 3, 16)
+    middle = round((len(stream) - 16) / 2)
+    assert windows.tolist() == [stream[:16], stream[middle : middle + 16], stream[-16:]]
+    assert torch.equal(calibration_from_texts(tokenizer, texts[::-1], 3, 16), windows)
+    assert calibration_id(texts[::-1]) == calibration_id(texts) != calibration_id(texts[1:])
+    with pytest.raises(ValueError, match="fewer than calibration_length"):
+        calibration_from_texts(tokenizer, texts[:1], 1, 10_000)
+
+
+@pytest.mark.llm
+def test_the_truncated_copy_gives_the_full_models_features_and_leaves_it_whole(encoder) -> None:
+    model, tokenizer = encoder
+    texts = list(load_kjv_divisions(n_per_class=1, seed=5).texts)
+    copy = _truncated_copy(model, 4)
+    assert len(copy.get_decoder().layers) == 4 and len(model.get_decoder().layers) == 30
+    np.testing.assert_array_equal(
+        encode_texts(copy, tokenizer, texts, layer=4), encode_texts(model, tokenizer, texts, layer=4)
+    )
+
+
+@pytest.mark.llm
+def test_tokens_encoded_counts_the_truncated_tokens_of_cache_misses_only(encoder, tmp_path) -> None:
+    _, tokenizer = encoder
+    texts = list(load_kjv_divisions(n_per_class=1, seed=6).texts)
+    fmap = LMFeatureMap(layer=2, max_length=8, cache_dir=tmp_path, device="cpu").fit(texts)
+    fmap.transform(texts[:5])
+    fmap.transform(texts)  # the first five are cache hits
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert fmap.tokens_encoded_ == sum(min(n, 8) for n in lengths) and fmap.encoding_seconds_ > 0
+
+
+def _text_experiment():
     import importlib.util
 
     path = Path(__file__).resolve().parents[2] / "experiments" / "text_annotators.py"
     spec = importlib.util.spec_from_file_location("text_annotators", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
-    rows = module.main(["--small", "--cache", str(tmp_path)])
-    cells = {(r["encoder"], r["attack"], r["n_bad"], r["rule"]) for r in rows}
+    return module
+
+
+@pytest.mark.llm
+def test_text_task_small_setting_filters_out_the_label_biased_annotators(tmp_path) -> None:
+    module = _text_experiment()
+    rows = module.main(["--small", "--cache", str(tmp_path), "--out", str(tmp_path / "out")])
+    cells = {(r["encoder"], r["attack"], r["n_bad"], r["rule"]): r for r in rows}
     assert len(cells) == 2 * 3 * len(module.RULES)  # 2 encoders x (clean, 2 attacks at n_bad = 3) x rules
-    clean = [r["accuracy"] for r in rows if r["encoder"] == "dense" and r["n_bad"] == 0 and r["rule"] == "all_data"]
-    assert clean[0] > 0.2  # 8 balanced classes: chance is 0.125
+    clean = cells[("dense", "none", 0, "all_data")]
+    assert clean["accuracy"] > 0.25  # 8 balanced classes: chance is 0.125
+    # Annotators 0, 1, 2 label every passage "law": the quantile filter removes exactly them (the known bad
+    # set), and the clean oracle's accuracy is then reached while all-data falls below it.
+    quantile = cells[("dense", "label_bias", 3, "quantile")]
+    assert (quantile["precision"], quantile["recall"]) == (1.0, 1.0)
+    oracle, all_data = cells[("dense", "label_bias", 3, "clean_only")], cells[("dense", "label_bias", 3, "all_data")]
+    assert quantile["accuracy"] == oracle["accuracy"] > all_data["accuracy"]
+    assert (tmp_path / "out" / "text_annotators.md").exists() and (tmp_path / "out" / "text_annotators.png").exists()
+
+
+def test_text_task_rejects_an_unknown_calibration() -> None:
+    with pytest.raises(ValueError, match="calibration must be a comma-separated subset of"):
+        _text_experiment().main(["--small", "--calibration", "reference,trusted"])

@@ -1,17 +1,9 @@
-"""Filtering: rules mapping a discrepancy matrix to kept sources or weights; aggregation baselines.
+"""Filtering: rules mapping a discrepancy matrix to kept sources or weights.
 
 Every rule is a :class:`FilteringRule` record in ``FILTERING_RULES`` (see :mod:`multisource.filtering.registry`).
 """
 
 from multisource.data.selection import Selection
-from multisource.filtering.aggregation import (
-    PARAMETER_AGGREGATORS,
-    PREDICTION_AGGREGATORS,
-    coordinate_median,
-    geometric_median,
-    median_proba,
-    trimmed_mean,
-)
 from multisource.filtering.baselines import all_data, clean_only, single_trusted
 from multisource.filtering.flea_quantile import quantile
 from multisource.filtering.kl2019 import central_source, kl2019_weighting
@@ -21,8 +13,6 @@ from multisource.filtering.registry import FILTERING_RULES, RULE_KINDS, Filterin
 
 __all__ = [
     "FILTERING_RULES",
-    "PARAMETER_AGGREGATORS",
-    "PREDICTION_AGGREGATORS",
     "RULE_KINDS",
     "FilteringRule",
     "RuleContext",
@@ -31,16 +21,12 @@ __all__ = [
     "all_data",
     "central_source",
     "clean_only",
-    "coordinate_median",
     "derived_threshold",
-    "geometric_median",
     "kl2019_weighting",
     "known_alpha",
     "krum_scores",
-    "median_proba",
     "multi_krum",
     "quantile",
     "single_trusted",
     "threshold_majority",
-    "trimmed_mean",
 ]

@@ -55,7 +55,7 @@ def linear_logits(model: BaseEstimator, n_classes: int, n_features: int) -> np.n
     else:
         raise TypeError(
             f"{type(model).__name__} is not linear (no coef_/intercept_); parameter aggregation needs a linear "
-            "learner such as 'logreg' (use the median_proba aggregator for other learners)"
+            "learner such as 'logreg' or a torch network (use a prediction aggregator 'proba:<name>' for others)"
         )
     return theta - theta.mean(axis=0)
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.runner.executors import TaskFailure, check_executor, map_unordered
-from multisource.runner.experiment import GridPoint, grid_points, row_key, run_point
+from multisource.runner.experiment import GridPoint, grid_points, point_rules, row_key, run_point
 from multisource.runner.spec import Component, ExperimentSpec, canonical_json, short_hash
 from multisource.runner.store import LeaseOwner, Store, utc_now
 from multisource.utils.validation import check_int
@@ -103,11 +103,12 @@ def compute_point(
 def _pending_points(spec: ExperimentSpec, store: Store) -> list[tuple[GridPoint, tuple[Component, ...]]]:
     """The grid points with rules not yet in the store, after showing all of the spec's keys under its name."""
     points = grid_points(spec)
-    store.assign(spec.name, [(row_key(spec, p, r), p.attack.label, r.label) for p in points for r in spec.rules])
+    labels = [(row_key(spec, p, r), p.attack.label, r.label) for p in points for r in point_rules(spec, p)]
+    store.assign(spec.name, labels)
     finished = store.finished_keys()
     pending = []
     for point in points:
-        missing = tuple(rule for rule in spec.rules if row_key(spec, point, rule) not in finished)
+        missing = tuple(rule for rule in point_rules(spec, point) if row_key(spec, point, rule) not in finished)
         if missing:
             pending.append((point, missing))
     return pending

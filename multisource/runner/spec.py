@@ -70,6 +70,7 @@ from multisource.utils.validation import (
     check_alpha,
     check_bad_sources,
     check_bool,
+    check_delta,
     check_int,
     check_real,
     n_bad_sources,
@@ -125,22 +126,50 @@ def _check_keys(where: str, table: dict[str, Any], allowed: Set[str], required: 
         raise ValueError(f"{where}: missing required keys {sorted(missing)}")
 
 
+#: What an aggregator rule aggregates (``of``): the per-source models' parameters or their predicted
+#: probabilities on the test inputs, with the rule kind and the prefix of its shorthand and label.
+AGGREGATED = {"parameters": ("parameter_aggregator", "agg"), "proba": ("prediction_aggregator", "proba")}
+_PREFIXES = {prefix: of for of, (_, prefix) in AGGREGATED.items()}
+#: Rule names of the old ``filtering.aggregation`` module and what a spec writes for them now.
+RENAMED_RULES = {
+    "geometric_median": '"agg:geometric_median"',
+    "coordinate_median": '"agg:coordinate_median"',
+    "trimmed_mean": '{aggregator = "trimmed_mean"} (it trims n_bad = floor(alpha N) values; beta is gone)',
+    "median_proba": '"proba:coordinate_median"',
+}
+
+
 @dataclass(frozen=True)
 class Component:
-    """A named, parametrised thing of a spec (an attack, rule, learner or discrepancy estimator)."""
+    """A named, parametrised thing of a spec (an attack, rule, learner or discrepancy estimator).
+
+    An aggregator rule also says what it aggregates, ``of`` (a key of :data:`AGGREGATED`; empty for
+    everything else), and its chain of pre-aggregators ``pre`` (components of
+    ``multisource.aggregation.PRE_AGGREGATORS``, applied in order).
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    of: str = ""
+    pre: tuple[Component, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"a component name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.params, dict):
             raise TypeError(f"params of {self.name!r} must be a table, got {type(self.params).__name__}")
+        if self.of and self.of not in AGGREGATED:
+            raise ValueError(f"of must be one of {sorted(AGGREGATED)}, got {self.of!r}")
+        if self.pre and not self.of:
+            raise ValueError(f"pre-aggregators belong to aggregator rules only, got pre for {self.name!r}")
+        object.__setattr__(self, "pre", tuple(self.pre))
         if not self.label:
             args = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-            object.__setattr__(self, "label", f"{self.name}({args})" if args else self.name)
+            label = f"{self.name}({args})" if args else self.name
+            if self.of:
+                label = f"{AGGREGATED[self.of][1]}:" + "+".join([*(p.label for p in self.pre), label])
+            object.__setattr__(self, "label", label)
 
     @classmethod
     def parse(cls, where: str, entry: object) -> Component:
@@ -152,26 +181,70 @@ class Component:
         _check_keys(where, entry, {"name", "params", "label"}, {"name"})
         return cls(entry["name"], dict(entry.get("params", {})), entry.get("label", ""))
 
+    @classmethod
+    def parse_rule(cls, where: str, entry: object) -> Component:
+        """A rule: a filter (a name or ``{name, params, label}``) or an aggregator.
+
+        An aggregator is the shorthand ``"agg:<pre>+...+<name>"`` (parameters) or ``"proba:..."``
+        (predicted probabilities), or the table ``{aggregator, params, pre, of, label}`` with ``pre``
+        a list of names or ``{name, params}`` tables and ``of = "parameters"`` (default) or ``"proba"``.
+        """
+        if isinstance(entry, str) and ":" in entry:
+            prefix, _, chain = entry.partition(":")
+            if prefix not in _PREFIXES or not chain:
+                raise ValueError(f"{where} {entry!r}: an aggregator is written 'agg:<name>' or 'proba:<name>'")
+            *pre, name = chain.split("+")
+            return cls(name, of=_PREFIXES[prefix], pre=tuple(cls(p) for p in pre))
+        if isinstance(entry, dict) and "aggregator" in entry:
+            _check_keys(where, entry, {"aggregator", "params", "pre", "of", "label"}, {"aggregator"})
+            pre = entry.get("pre", [])
+            if not isinstance(pre, list):
+                raise TypeError(f"{where} pre must be a list of pre-aggregators, got {pre!r}")
+            return cls(
+                entry["aggregator"],
+                dict(_table(f"{where} params", entry.get("params", {}))),
+                entry.get("label", ""),
+                of=entry.get("of", "parameters"),
+                pre=tuple(cls.parse(f"{where} pre[]", p) for p in pre),
+            )
+        return cls.parse(where, entry)
+
     def key(self) -> dict[str, Any]:
-        """What identifies the component's results: name and parameters (not the display label)."""
-        return {"name": self.name, "params": self.params}
+        """What identifies the component's results: name and parameters (not the display label).
+
+        An aggregator's key also holds ``of`` and its pre-aggregators; other components' keys are unchanged.
+        """
+        if not self.of:
+            return {"name": self.name, "params": self.params}
+        return {"name": self.name, "params": self.params, "of": self.of, "pre": [p.key() for p in self.pre]}
 
 
-def rule_kind(name: str) -> str:
-    """Which family a rule name belongs to (one of ``RULE_KINDS``); a clear error lists every valid name.
+def rule_kind(rule: Component) -> str:
+    """Which family a rule belongs to (one of ``RULE_KINDS``); a clear error lists every valid name.
 
-    A filtering rule's kind is its record's (``"filter"`` or ``"baseline"``).
+    A filtering rule's kind is its record's (``"filter"`` or ``"baseline"``); an aggregator's comes from
+    what it aggregates (:data:`AGGREGATED`). Names of the old aggregation baselines get their new spelling.
     """
-    from multisource.filtering import FILTERING_RULES, PARAMETER_AGGREGATORS, PREDICTION_AGGREGATORS
+    from multisource.aggregation import AGGREGATORS, PRE_AGGREGATORS
+    from multisource.filtering import FILTERING_RULES
 
-    if name in FILTERING_RULES:
-        return FILTERING_RULES.get(name).kind
-    if name in PARAMETER_AGGREGATORS:
-        return "parameter_aggregator"
-    if name in PREDICTION_AGGREGATORS:
-        return "prediction_aggregator"
-    valid = FILTERING_RULES.names() + PARAMETER_AGGREGATORS.names() + PREDICTION_AGGREGATORS.names()
-    raise ValueError(f"unknown rule {name!r}; valid rules: {sorted(valid)}")
+    if rule.of:
+        AGGREGATORS.get(rule.name)
+        for pre in rule.pre:
+            PRE_AGGREGATORS.get(pre.name)
+        return AGGREGATED[rule.of][0]
+    if rule.name in FILTERING_RULES:
+        return FILTERING_RULES.get(rule.name).kind
+    if rule.name in RENAMED_RULES:
+        raise ValueError(
+            f"rule {rule.name!r} is now an aggregator of multisource.aggregation: write {RENAMED_RULES[rule.name]}"
+        )
+    if rule.name in AGGREGATORS:
+        raise ValueError(f"{rule.name!r} is an aggregator: write 'agg:{rule.name}' or {{aggregator = {rule.name!r}}}")
+    raise ValueError(
+        f"unknown rule {rule.name!r}; valid rules: {sorted(FILTERING_RULES.names())}, or an aggregator "
+        f"'agg:<name>' / 'proba:<name>' with <name> in {sorted(AGGREGATORS.names())}"
+    )
 
 
 @dataclass(frozen=True)
@@ -198,6 +271,8 @@ class ExperimentSpec:
     discrepancy : the ``multisource.discrepancy.pairwise`` estimator and its parameters.
     seeds : one grid point per seed (the seed fixes the split, the adversary and the learner).
     table : the ``[data]`` options of a table file (``path`` and ``dataset_from_frame``'s options).
+    bounds : the ``[bounds]`` options of the certificates stored with every filter row (``delta``,
+        ``vc_dimension`` or ``rademacher``; see :func:`multisource.runner.certificates.bound_columns`).
     data : clean sources used as they are at every seed (from ``table``'s file or from Python).
     data_hash : hash of the file's content (table) or of ``data``'s content; part of the setting.
     """
@@ -220,6 +295,7 @@ class ExperimentSpec:
     selection: str = "fixed"
     bad: tuple[int, ...] | None = None
     table: dict[str, Any] = field(default_factory=dict)
+    bounds: dict[str, Any] = field(default_factory=dict)
     data: MultiSourceDataset | None = field(default=None, compare=False, repr=False)
     data_hash: str | None = None
 
@@ -248,6 +324,7 @@ class ExperimentSpec:
         if self.selection not in ADVERSARY_SELECTIONS:
             raise ValueError(f"selection must be one of {ADVERSARY_SELECTIONS}, got {self.selection!r}")
         self._check_names()
+        object.__setattr__(self, "bounds", check_bounds_options(self.bounds))
         self._check_sources()
         if self.has_data:
             from multisource.runner.checks import check_on_data, checked_clean_sources
@@ -339,7 +416,7 @@ class ExperimentSpec:
 
     def _check_names(self) -> None:
         """Unknown data sets, splits, attacks, rules and learners fail here, before any work is done."""
-        from multisource.corruption import ATTACKS
+        from multisource.corruption import ATTACKS, UPDATE_ATTACKS
         from multisource.data import DATASETS, SPLITS
         from multisource.discrepancy import DISCREPANCY_ESTIMATORS
         from multisource.learners import make_learner
@@ -349,9 +426,10 @@ class ExperimentSpec:
         SPLITS.get(self.split)
         DISCREPANCY_ESTIMATORS.get(self.discrepancy.name)
         for attack in self.attacks:
-            ATTACKS.get(attack.name)
+            if attack.name not in UPDATE_ATTACKS:
+                ATTACKS.get(attack.name)
         for rule in self.rules:
-            rule_kind(rule.name)
+            rule_kind(rule)
         make_learner(self.learner.name, **self.learner.params)
 
     def with_data(self, data: MultiSourceDataset) -> ExperimentSpec:
@@ -383,10 +461,13 @@ class ExperimentSpec:
 
         ``base`` is the folder a relative ``[data] path`` is read from (default: the working directory).
         """
+        if table.get("mode", "oneshot") != "oneshot":  # mode = "federated": runner.federated_run.FederatedSpec
+            raise ValueError(f"mode must be 'oneshot' for an ExperimentSpec, got {table['mode']!r}")
+        table = {k: v for k, v in table.items() if k != "mode"}
         _check_keys(
             "spec",
             table,
-            {"name", "seeds", "alphas", "rules", "attacks", "data", "learner", "discrepancy", "adversary"},
+            {"name", "seeds", "alphas", "rules", "attacks", "data", "learner", "discrepancy", "adversary", "bounds"},
             {"name", "seeds", "alphas", "rules", "attacks"},
         )
         for key in ("alphas", "seeds", "rules", "attacks"):
@@ -400,10 +481,11 @@ class ExperimentSpec:
             attacks=tuple(Component.parse("attacks[]", a) for a in table["attacks"]),
             selection=adversary.get("selection", "fixed"),
             bad=adversary.get("bad"),
-            rules=tuple(Component.parse("rules[]", r) for r in table["rules"]),
+            rules=tuple(Component.parse_rule("rules[]", r) for r in table["rules"]),
             learner=Component.parse("learner", table.get("learner", "logreg")),
             discrepancy=Component.parse("discrepancy", table.get("discrepancy", "linear")),
             seeds=tuple(table["seeds"]),
+            bounds=_table("[bounds]", table.get("bounds", {})),
             **_data_fields(_table("[data]", table.get("data", {})), Path.cwd() if base is None else Path(base)),
         )
 
@@ -411,7 +493,7 @@ class ExperimentSpec:
     def setting(self) -> dict[str, Any]:
         """Everything that fixes a grid point's result apart from the grid axes (attack, alpha, seed, rule).
 
-        ``bad``, the table options and the data's hash enter only when given, so the settings of specs
+        ``bad``, the table options, the data's hash and ``[bounds]`` enter only when given, so the settings of specs
         without them keep their hashes. A table's ``path`` is left out: its content's hash stands for it.
         """
         extra: dict[str, Any] = {} if self.bad is None else {"bad": list(self.bad)}
@@ -419,6 +501,8 @@ class ExperimentSpec:
             extra["table"] = {k: v for k, v in self.table.items() if k != "path"}
         if self.data_hash is not None:
             extra["data_hash"] = self.data_hash
+        if self.bounds:
+            extra["bounds"] = self.bounds
         m = list(self.m) if isinstance(self.m, tuple) else self.m
         return {
             "dataset": self.dataset,
@@ -451,6 +535,25 @@ class ExperimentSpec:
             "rules": [asdict(r) for r in self.rules],
             "seeds": list(self.seeds),
         }
+
+
+def check_bounds_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The ``[bounds]`` table: ``delta`` in (0, 1) and at most one of ``vc_dimension`` (int >= 1) and
+    ``rademacher`` (a loss-class Rademacher value in [0, 1])."""
+    _check_keys("[bounds]", options, {"delta", "vc_dimension", "rademacher"})
+    if "vc_dimension" in options and "rademacher" in options:
+        raise ValueError(
+            f"[bounds] takes vc_dimension or rademacher, not both; got {options['vc_dimension']!r} and "
+            f"{options['rademacher']!r}"
+        )
+    checked = dict(options)
+    if "delta" in checked:
+        checked["delta"] = check_delta(checked["delta"], "[bounds] delta")
+    if "vc_dimension" in checked:
+        checked["vc_dimension"] = check_int("[bounds] vc_dimension", checked["vc_dimension"], minimum=1)
+    if "rademacher" in checked:
+        checked["rademacher"] = check_real("[bounds] rademacher", checked["rademacher"], low=0.0, high=1.0)
+    return checked
 
 
 def _table(where: str, value: object) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""SQLite store of experiment rows, failures and leases (schema version 2; see ``docs/cluster.md``).
+"""SQLite store of experiment rows, failures and leases (schema version 3; see ``docs/cluster.md``).
 
 Tables:
 
@@ -13,7 +13,9 @@ Tables:
 The rows of a grid point are inserted in one transaction together with the release of its lease,
 so a run killed at any moment leaves only whole grid points behind, and a rerun skips them.
 The store is opened in WAL mode with a busy timeout; only the process that runs the sweep writes.
-A version-1 store (one ``rows`` table) is migrated in place when opened.
+A version-1 store (one ``rows`` table) or a version-2 store (no bound columns) is migrated in place
+when opened; version 3 added the filter rows' certificates ``bound_fixed``, ``bound_adaptive`` and
+``bound_inputs`` (:mod:`multisource.runner.certificates`), NULL in migrated rows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 from multisource.runner.spec import ExperimentSpec, canonical_json, short_hash
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LABEL_COLUMNS = ("experiment", "attack", "rule")
 RESULT_COLUMNS: dict[str, str] = {
     "key": "TEXT PRIMARY KEY",
@@ -50,6 +52,10 @@ RESULT_COLUMNS: dict[str, str] = {
     "info": "TEXT NOT NULL",
     "seconds": "REAL NOT NULL",
     "disc_seconds": "REAL NOT NULL",
+    # The theory's certificate of a filter row (NULL for other rows and in rows migrated from version 2).
+    "bound_fixed": "REAL",
+    "bound_adaptive": "REAL",
+    "bound_inputs": "TEXT",
     # Provenance (NULL in rows migrated from a version-1 store).
     "spec_hash": "TEXT",
     "versions": "TEXT",
@@ -59,10 +65,11 @@ RESULT_COLUMNS: dict[str, str] = {
     "finished_at": "TEXT",
 }
 PROVENANCE = ("spec_hash", "versions", "device", "host", "wall_seconds", "finished_at")
+BOUNDS = ("bound_fixed", "bound_adaptive", "bound_inputs")
 COLUMNS: tuple[str, ...] = (*LABEL_COLUMNS, *RESULT_COLUMNS)
 """The columns of a row, as given to :meth:`Store.add_rows` and returned by :meth:`Store.rows`."""
 LEASE_SECONDS = 3600.0
-_V1_COLUMNS = [c for c in COLUMNS if c not in PROVENANCE]
+_V1_COLUMNS = [c for c in COLUMNS if c not in PROVENANCE and c not in BOUNDS]
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 _SCHEMA = [
@@ -78,6 +85,22 @@ _SCHEMA = [
     "CREATE TABLE leases (key TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, "
     "expires REAL NOT NULL)",
 ]
+
+
+FEDERATED_CELL_COLUMNS = (
+    "key", "experiment", "setting", "rule", "attack", "n_bad", "seed", "status", "reason", "final_accuracy",
+    "rounds", "seconds", "finished_at",
+)  # fmt: skip
+#: Tables of federated runs, created by the first write (stores without federated runs stay as they are).
+FEDERATED_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS federated_cells (key TEXT PRIMARY KEY, experiment TEXT NOT NULL, "
+    "setting TEXT NOT NULL, rule TEXT NOT NULL, attack TEXT NOT NULL, n_bad INTEGER NOT NULL, seed INTEGER NOT NULL, "
+    "status TEXT NOT NULL, reason TEXT, final_accuracy REAL, rounds INTEGER NOT NULL, seconds REAL NOT NULL, "
+    "finished_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS federated_rounds (key TEXT NOT NULL, round INTEGER NOT NULL, "
+    "test_accuracy REAL NOT NULL, test_loss REAL NOT NULL, train_loss REAL, info TEXT NOT NULL, "
+    "PRIMARY KEY (key, round))",
+)
 
 
 class StoreError(ValueError):
@@ -166,11 +189,13 @@ class Store:
             tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "meta" in tables:
                 version = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-                if version is None or version[0] != str(SCHEMA_VERSION):
+                if version is not None and version[0] == "2":
+                    self._migrate_v2(tables)
+                elif version is None or version[0] != str(SCHEMA_VERSION):
                     found = "none" if version is None else version[0]
                     raise StoreError(
                         f"store {str(self.path)!r} has schema version {found}; this version of "
-                        f"multisource reads schema version {SCHEMA_VERSION} (and migrates version 1)"
+                        f"multisource reads schema version {SCHEMA_VERSION} (and migrates versions 1 and 2)"
                     )
             elif tables == {"rows", "specs"} and self._v1_columns_match():
                 self._migrate_v1()
@@ -224,6 +249,15 @@ class Store:
         )
         self._db.execute("DROP TABLE rows")
         self._db.execute("DROP TABLE specs_v1")
+
+    def _migrate_v2(self, tables: set[str]) -> None:
+        """Version 2 had no bound columns: add them (NULL in the old rows) and any table it lacked."""
+        for name in BOUNDS:
+            self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {RESULT_COLUMNS[name]}")
+        for statement in _SCHEMA:
+            if statement.split()[2] not in tables:
+                self._db.execute(statement)
+        self._db.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -282,7 +316,10 @@ class Store:
                 raise ValueError(f"a row must have exactly the columns {sorted(COLUMNS)}, got {sorted(row)}")
         before = self._db.total_changes
         placeholders = ", ".join(f":{name}" for name in RESULT_COLUMNS)
-        self._db.executemany(f"INSERT OR IGNORE INTO results VALUES ({placeholders})", rows)
+        # Columns named: a migrated table holds the version-3 columns last.
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders})", rows
+        )
         written = self._db.total_changes - before
         self._db.executemany("INSERT OR IGNORE INTO experiment_rows VALUES (:experiment, :key, :attack, :rule)", rows)
         return written
@@ -368,3 +405,42 @@ class Store:
         """Drop every lease ``owner`` still holds (at the end of its run, however it ends)."""
         with self._transaction():
             self._db.execute("DELETE FROM leases WHERE owner = ?", (owner.run_id,))
+
+    # ---- federated cells and their rounds (``mode = "federated"``, runner.federated_run) ----------
+    def _has_table(self, name: str) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self._db.execute(query, (name,)).fetchone() is not None
+
+    def add_federated_round(self, key: str, row: dict[str, Any]) -> None:
+        """Record one round of a federated cell (``round, test_accuracy, test_loss, train_loss, info``)."""
+        with self._transaction():
+            for statement in FEDERATED_SCHEMA:
+                self._db.execute(statement)
+            self._db.execute(
+                "INSERT OR REPLACE INTO federated_rounds VALUES (:key, :round, :test_accuracy, :test_loss, "
+                ":train_loss, :info)",
+                {**row, "key": key},
+            )
+
+    def finish_federated_cell(self, cell: dict[str, Any]) -> None:
+        """Record a federated cell as done (``status`` "ok") or skipped (its rule cannot hold, with ``reason``)."""
+        with self._transaction():
+            for statement in FEDERATED_SCHEMA:
+                self._db.execute(statement)
+            columns = ", ".join(f":{c}" for c in FEDERATED_CELL_COLUMNS)
+            self._db.execute(f"INSERT OR REPLACE INTO federated_cells VALUES ({columns})", cell)
+
+    def federated_cells(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """The finished federated cells (of one experiment when given); none in a store without them."""
+        if not self._has_table("federated_cells"):
+            return []
+        query = "SELECT * FROM federated_cells" + (" WHERE experiment = ?" if experiment is not None else "")
+        args = (experiment,) if experiment is not None else ()
+        return [dict(r) for r in self._db.execute(query + " ORDER BY experiment, rule, attack, n_bad, seed", args)]
+
+    def federated_rounds(self, key: str) -> list[dict[str, Any]]:
+        """The recorded rounds of one federated cell, in order."""
+        if not self._has_table("federated_rounds"):
+            return []
+        query = "SELECT * FROM federated_rounds WHERE key = ? ORDER BY round"
+        return [dict(r) for r in self._db.execute(query, (key,))]

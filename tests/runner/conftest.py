@@ -7,7 +7,7 @@ name = "tiny"
 seeds = [0, 1]
 alphas = [0.0, 0.2]
 rules = ["all_data", "clean_only", "quantile", "threshold_majority",
-         {name = "trimmed_mean", params = {beta = 0.0}, label = "mean_of_models"}, "median_proba"]
+         {aggregator = "mean", label = "mean_of_models"}, "proba:coordinate_median"]
 
 [data]
 dataset = "breast_cancer"

@@ -59,7 +59,7 @@ def test_point_rows_match_learners_fitted_by_hand(spec):
     assert rows["all_data"]["error"] == pytest.approx(error_of(by_hand.fit(dataset.X, dataset.y)))
     assert (rows["clean_only"]["precision"], rows["clean_only"]["recall"]) == (1.0, 1.0)
     assert rows["all_data"]["recall"] == 0.0 and rows["all_data"]["n_kept"] == 5
-    # trimmed mean with beta = 0 is the plain mean of the per-source softmax logits.
+    # mean_of_models is the plain mean of the per-source softmax logits.
     thetas = [
         linear_logits(LogisticRegression(max_iter=1000).fit(*dataset.source_data(i)), 2, dataset.n_features)
         for i in range(5)
@@ -82,8 +82,8 @@ def test_theory_threshold_and_weighting_rules_run_as_their_libraries_define_them
     spec = ExperimentSpec.from_toml(
         write_spec(
             (
-                '"median_proba"]',
-                '"median_proba", "kl2019", {name = "threshold_majority", label = "theory", '
+                '"proba:coordinate_median"]',
+                '"proba:coordinate_median", "kl2019", {name = "threshold_majority", label = "theory", '
                 'params = {threshold = "theory", delta = 0.1}}]',
             ),
         )

@@ -29,10 +29,10 @@ BUILT_IN_RULES = [
     "quantile",
     "multi_krum",
     "kl2019",
-    "geometric_median",
-    "coordinate_median",
-    {"name": "trimmed_mean", "params": {"n_bad": 2}},
-    "median_proba",
+    "agg:geometric_median",
+    "agg:coordinate_median",
+    {"aggregator": "trimmed_mean", "params": {"n_bad": 2}},
+    "proba:coordinate_median",
 ]
 COMPARED = ("attack", "alpha", "n_bad", "seed", "rule", "kind", "error", "precision", "recall", "n_kept", "info")
 
@@ -201,7 +201,7 @@ def test_the_csv_spec_runs_end_to_end_from_the_command_line(tmp_path, capsys):
         "threshold_majority",
         "quantile",
         "kl2019",
-        "median_proba",
+        "proba:coordinate_median",
     }
 
 

@@ -22,7 +22,7 @@ def test_spec_reads_every_field_and_labels_components(tiny_spec_path):
         "quantile",
         "threshold_majority",
         "mean_of_models",
-        "median_proba",
+        "proba:coordinate_median",
     ]
     assert spec.learner == Component("logreg") and spec.discrepancy == Component("linear", {"l2": 1.0})
 
@@ -46,8 +46,9 @@ def test_setting_hash_ignores_grid_axes_but_not_the_setting(write_spec):
         ("m = 20", "m = 0", "m must be >= 1"),
         ("n_sources = 5", "n_sources = 1", "n_sources must be >= 2"),
         ("seeds = [0, 1]", "seeds = []", "seeds must not be empty"),
-        ('"median_proba"]', '"median_proba", "krum"]', "unknown rule 'krum'; valid rules: .*multi_krum"),
-        ('"median_proba"]', '"median_proba", "quantile"]', "rules labels must be unique"),
+        ('"all_data"', '"all_dat"', "unknown rule 'all_dat'; valid rules: .*multi_krum.*'agg:<name>'"),
+        ('"all_data"', '"krum"', "'krum' is an aggregator: write 'agg:krum'"),
+        ('"proba:coordinate_median"]', '"proba:coordinate_median", "quantile"]', "rules labels must be unique"),
         ('name = "label_flip"', 'name = "label_flop"', "unknown attack 'label_flop'"),
         ('dataset = "breast_cancer"', 'dataset = "cifar"', "unknown dataset 'cifar'"),
         ('name = "linear"', 'name = "quadratic"', "unknown discrepancy estimator 'quadratic'"),

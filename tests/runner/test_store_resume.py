@@ -57,7 +57,7 @@ def test_interrupted_run_resumes_without_losing_or_duplicating_rows(tiny_spec_pa
 
 def test_adding_a_rule_computes_only_the_missing_rows(write_spec, tmp_path):
     path = tmp_path / "grow.sqlite"
-    small = ExperimentSpec.from_toml(write_spec(('"median_proba"]', "]")))
+    small = ExperimentSpec.from_toml(write_spec(('"proba:coordinate_median"]', "]")))
     with Store(path) as store:
         run_experiment(small, store, progress=False)
         before = {row["key"]: row for row in store.rows()}
@@ -66,7 +66,7 @@ def test_adding_a_rule_computes_only_the_missing_rows(write_spec, tmp_path):
         summary = run_experiment(full, store, progress=False)
         after = store.rows()
     assert summary.rows_written == 4  # one new rule at 4 grid points
-    assert {r["key"] for r in after} - set(before) == {r["key"] for r in after if r["rule"] == "median_proba"}
+    assert {r["key"] for r in after} - set(before) == {r["key"] for r in after if r["rule"] == "proba:coordinate_median"}
     assert all(before[r["key"]] == r for r in after if r["key"] in before)  # old rows untouched
 
 

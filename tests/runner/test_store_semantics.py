@@ -18,7 +18,7 @@ import torch
 from store_probe import row_count
 
 from multisource.runner import ExperimentSpec, Store, run_experiment
-from multisource.runner.store import COLUMNS, PROVENANCE, LeaseOwner, StoreError
+from multisource.runner.store import BOUNDS, COLUMNS, PROVENANCE, LeaseOwner, StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 V1_ROWS = (
@@ -81,7 +81,9 @@ def test_a_relabelled_rule_is_reported_under_its_new_label_only(finished, cheap_
 
 def test_rows_record_versions_device_host_wall_time_and_the_spec_they_were_computed_under(finished, cheap_spec):
     path, _ = finished
-    fewer_rules = ExperimentSpec.from_toml(cheap_spec(('"median_proba"]', "]"), ('name = "tiny"', 'name = "other"')))
+    fewer_rules = ExperimentSpec.from_toml(
+        cheap_spec(('"proba:coordinate_median"]', "]"), ('name = "tiny"', 'name = "other"'))
+    )
     with Store(path) as store:
         rows = store.rows("tiny")
         specs = {s["spec_hash"]: json.loads(s["spec"]) for s in store.specs()}
@@ -120,7 +122,7 @@ def test_a_version_1_store_is_migrated_in_place_with_its_rows_labels_and_specs(f
     with sqlite3.connect(old) as db:
         db.execute(V1_ROWS)
         db.execute(V1_SPECS)
-        v1_columns = [c for c in COLUMNS if c not in PROVENANCE]
+        v1_columns = [c for c in COLUMNS if c not in PROVENANCE and c not in BOUNDS]
         db.executemany(
             f"INSERT INTO rows ({', '.join(v1_columns)}) VALUES ({', '.join('?' * len(v1_columns))})",
             [[row[c] for c in v1_columns] for row in rows],
@@ -131,22 +133,44 @@ def test_a_version_1_store_is_migrated_in_place_with_its_rows_labels_and_specs(f
     db.close()
     with Store(old) as store:
         migrated = store.rows()
-        assert _without(migrated, *PROVENANCE) == _without(rows, *PROVENANCE)
-        assert all(row[c] is None for row in migrated for c in PROVENANCE)
+        assert _without(migrated, *PROVENANCE, *BOUNDS) == _without(rows, *PROVENANCE, *BOUNDS)
+        assert all(row[c] is None for row in migrated for c in (*PROVENANCE, *BOUNDS))
         assert store.specs() == specs
         assert run_experiment(spec, store, progress=False).points_run == 0
     with sqlite3.connect(old) as db:
-        assert db.execute("SELECT value FROM meta").fetchall() == [("2",)]
+        assert db.execute("SELECT value FROM meta").fetchall() == [("3",)]
+    db.close()
+
+
+def test_a_version_2_store_gets_the_bound_columns_null_and_keeps_its_rows(finished, tmp_path):
+    path, spec = finished
+    with Store(path) as store:
+        rows = store.rows()
+    assert any(row["bound_fixed"] is not None for row in rows)  # the tiny spec's quantile rows
+    old = tmp_path / "v2.sqlite"
+    old.write_bytes(path.read_bytes())
+    with sqlite3.connect(old) as db:  # what a version-2 store looked like: no bound columns
+        for column in BOUNDS:
+            db.execute(f"ALTER TABLE results DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+    db.close()
+    with Store(old) as store:
+        migrated = store.rows()
+        assert _without(migrated, *BOUNDS) == _without(rows, *BOUNDS)
+        assert all(row[c] is None for row in migrated for c in BOUNDS)
+        assert run_experiment(spec, store, progress=False).points_run == 0
+    with sqlite3.connect(old) as db:
+        assert db.execute("SELECT value FROM meta").fetchall() == [("3",)]
     db.close()
 
 
 def test_a_store_of_another_schema_version_is_refused_naming_both_versions(tmp_path):
-    path = tmp_path / "v3.sqlite"
+    path = tmp_path / "v4.sqlite"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
-        db.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '4')")
     db.close()
-    with pytest.raises(StoreError, match="has schema version 3; this version of multisource reads schema version 2"):
+    with pytest.raises(StoreError, match="has schema version 4; this version of multisource reads schema version 3"):
         Store(path)
 
 

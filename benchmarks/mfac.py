@@ -1,4 +1,5 @@
-"""M-FAC benchmark: IHVP scaling, push cost, optimizer step vs Adam, training curves, OBS pruning.
+"""M-FAC benchmark: IHVP scaling, push cost, push-and-multiply vs the official code, optimizer step vs Adam,
+training curves, OBS pruning.
 
 Run: ``.venv/bin/python benchmarks/mfac.py`` (about 3-5 minutes on 2 CPU cores; ``--quick`` for a
 smoke run). Prints tables with ratios against baselines measured in the same run and saves
@@ -71,6 +72,80 @@ def push_update_vs_rebuild(ms: list[int], d: int, repeats: int) -> None:
         t_update = seconds(partial(fisher.push, g), repeats)
         t_rebuild = seconds(fisher.rebuild_factor, repeats) + t_update  # a push that refactors does both
         print(f"{m:>6} {1e3 * t_update:>10.2f} {1e3 * t_rebuild:>11.2f} {t_rebuild / t_update:>15.1f}")
+
+
+class OfficialDynamic:
+    """The official dynamic algorithm (IST-DASLab/M-FAC ``HInvFastUpMulti``, CPU path, one device),
+    re-written here as the baseline of the push-and-multiply: ``update_mul(g)`` writes g into the ring,
+    updates ``dots`` = G G^T, re-runs ``setup`` (an O(m^3) unpivoted LU of lambda^-1 G G^T + m I and
+    the row-by-row recursion for the coefficient matrix B) and multiplies with the Python loop of
+    ``mul``. torch has no unpivoted LU on the CPU; for this SPD matrix it is the Cholesky factor
+    rescaled (U = diag(L) L^T), the same O(m^3)."""
+
+    def __init__(self, grads: torch.Tensor, damp: float) -> None:
+        self.m = grads.shape[0]
+        self.grads = grads.clone()
+        self.dots = self.grads @ self.grads.T
+        self.inv_damp = 1.0 / damp
+        self.last = 0
+        self.coef = self.inv_damp * torch.eye(self.m, dtype=grads.dtype)
+        self._setup()
+
+    def _setup(self) -> None:
+        shift = torch.diag(torch.full([self.m], float(self.m), dtype=self.dots.dtype))
+        chol = torch.linalg.cholesky(self.inv_damp * self.dots + shift)
+        upper = chol.diagonal().unsqueeze(1) * chol.T  # the U of the unpivoted LU
+        self.upper = torch.triu(upper - shift)
+        self.denom = self.m + self.upper.diagonal()
+        tmp = -self.upper.T.contiguous() / self.denom.reshape(1, -1)
+        for i in range(max(self.last, 1), self.m):
+            self.coef[i, :i] = tmp[i, :i] @ self.coef[:i, :i]
+
+    def _mul(self, x: torch.Tensor, dots: torch.Tensor) -> torch.Tensor:
+        scaled = self.inv_damp * dots
+        for i in range(1, self.m):
+            scaled[i:].sub_(self.upper[i - 1, i:], alpha=float(scaled[i - 1] / self.denom[i - 1]))
+        return self.inv_damp * x - ((scaled / self.denom) @ self.coef) @ self.grads
+
+    def update_mul(self, g: torch.Tensor) -> torch.Tensor:
+        self.grads[self.last] = g
+        row = self.grads @ g
+        self.dots[self.last, :] = row
+        self.dots[:, self.last] = row
+        self._setup()
+        result = self._mul(g, row)
+        self.last = (self.last + 1) % self.m
+        return result
+
+
+def push_mul_vs_official(sizes: list[tuple[int, int]], repeats: int) -> list[float]:
+    """The optimizer's inner step, push + F^-1 g on a full float32 window, ours against the official
+    algorithm on the same window and gradients (alternating runs, best of ``repeats``); returns the ratios."""
+    print("\n## push_mul (optimizer step core) vs the official update_mul (float32 window, full)")
+    print(f"{'d':>9} {'m':>5} {'ours ms':>8} {'official ms':>12} {'ratio':>6} {'max rel diff':>13}")
+    gen = torch.Generator().manual_seed(2)
+    ratios = []
+    for d, m in sizes:
+        grads = torch.randn(m, d, generator=gen) / d**0.5
+        ours, official = DynamicInverseFisher.from_gradients(grads, damp=1e-4), OfficialDynamic(grads, damp=1e-4)
+        del grads
+        g = torch.randn(d, generator=gen) / d**0.5
+        # full window: the official 1/m is our 1/k; its m x m algebra is float32, ours float64 (the diff)
+        u_ours, u_official = ours.push_mul(g), official.update_mul(g)
+        diff = float((u_ours - u_official).abs().max() / u_official.abs().max())
+        t_ours, t_official = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            ours.push_mul(g)
+            t_ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            official.update_mul(g)
+            t_official.append(time.perf_counter() - start)
+        ratio = min(t_ours) / min(t_official)
+        ratios.append(ratio)
+        print(f"{d:>9} {m:>5} {1e3 * min(t_ours):>8.2f} {1e3 * min(t_official):>12.2f} {ratio:>5.2f}x {diff:>13.1e}")
+        del ours, official
+    return ratios
 
 
 def optimizer_step_time(widths: list[int], ngrads_list: list[int], repeats: int) -> None:
@@ -202,6 +277,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} thread(s)")
     if args.quick:
         ihvp_scaling([(10_000, 16), (100_000, 16), (10_000, 64)], repeats=3)
+        push_mul_vs_official([(10_000, 16), (100_000, 64)], repeats=3)
         push_update_vs_rebuild([64, 256], d=1000, repeats=3)
         optimizer_step_time([64, 128, 10], [16], repeats=3)
         training_curves(epochs=1, out=args.out)
@@ -210,6 +286,7 @@ def main() -> None:
     d_sweep = [(10_000, 64), (100_000, 64), (1_000_000, 64)]
     m_sweep = [(100_000, m) for m in (16, 32, 128, 256)] + [(1_000_000, 256)]
     ihvp_scaling(d_sweep + m_sweep, repeats=10)
+    push_mul_vs_official([(d, m) for d in (10_000, 100_000, 1_000_000) for m in (16, 64, 256)], repeats=10)
     push_update_vs_rebuild([128, 512, 1024], d=10_000, repeats=5)
     optimizer_step_time([784, 512, 512, 10], [64, 256], repeats=20)
     training_curves(epochs=15, out=args.out)

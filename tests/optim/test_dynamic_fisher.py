@@ -106,6 +106,21 @@ def test_non_finite_gradient_is_rejected_and_not_pushed():
     assert all(torch.equal(fisher.state[key], value) for key, value in before.items())
 
 
+def test_non_finite_gradient_into_a_full_window_evicts_nothing():
+    # the eviction path, and a float64 value that is finite but overflows the float32 window
+    d, m = 12, 3
+    fisher = DynamicInverseFisher.empty(m, d, 1e-2, dtype=torch.float32)
+    for g in random_gradients(m + 1, d, seed=2):
+        fisher.push(g.float())
+    before = {key: value.clone() for key, value in fisher.state.items()}
+    for bad in (float("nan"), float("-inf"), 1e300):
+        g = random_gradients(1, d, seed=3)[0]
+        g[d - 1] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            fisher.push_mul(g)
+    assert all(torch.equal(fisher.state[key], value) for key, value in before.items())
+
+
 @pytest.mark.parametrize(
     "ngrads, damp, match",
     [

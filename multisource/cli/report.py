@@ -12,6 +12,7 @@ from pathlib import Path
 
 from multisource.cli.run import usage_error
 from multisource.report import error_figures, markdown_report, summarize, write_csv
+from multisource.report.federated import federated_table
 from multisource.report.tables import failure_table
 from multisource.runner.store import Store, StoreError
 
@@ -32,12 +33,17 @@ def main(args: argparse.Namespace) -> int:
     with store:
         rows = store.rows(args.experiment)
         failures = store.failures(args.experiment)
-    if not rows and not failures:
+        federated = store.federated_cells(args.experiment)
+    if federated:  # mode = "federated" cells: their own final-accuracy table
+        print("\n".join(federated_table(federated)))
+    if not rows and not failures and not federated:
         usage_error(
             "report",
             f"STORE {str(args.store)!r} has no rows"
             + (f" for experiment {args.experiment!r}" if args.experiment else ""),
         )
+    if not rows and not failures:
+        return 0
     cells = summarize(rows)
     text = markdown_report(cells) if rows else ""
     text += "\n".join(failure_table(failures))

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from multisource.cli import federated
 from multisource.runner.executors import EXECUTORS
+from multisource.runner.federated_run import spec_is_federated
 from multisource.runner.run import RunSummary, run_experiment
 from multisource.runner.spec import ExperimentSpec
 from multisource.runner.store import Store, StoreError
@@ -107,6 +109,8 @@ def _summary_line(name: str, summary: RunSummary, store_path: Path, retries: int
 
 def main(args: argparse.Namespace) -> int:
     _check_arguments(args)
+    if spec_is_federated(args.spec):
+        return federated.run_main(args)
     try:
         spec = ExperimentSpec.from_toml(args.spec)
     except (ValueError, TypeError) as err:

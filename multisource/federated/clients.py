@@ -1,12 +1,12 @@
 """Local training of many clients at once: one vmapped forward/backward over the stacked client models.
 
-Every client has its own parameter tensors and its own torch optimizer (any name in
-:data:`multisource.optim.OPTIMIZERS`, M-FAC included, whose gradient window is per client). A local
-step stacks the drawn clients' parameters, runs ``torch.func.functional_call`` under ``torch.vmap``
-on their mini-batches, and back-propagates the sum of the clients' mean losses: client c's
-parameters receive exactly the gradient of client c's loss, as the clients share no parameter.
-Then each client's optimizer steps. No loop runs over samples; the loop over clients is only the
-optimizer step (a handful of tensor operations each).
+Every client has its own parameter tensors, one parameter group of one torch optimizer (any name in
+:data:`multisource.optim.OPTIMIZERS`; M-FAC keeps one gradient window per group, so per client). A
+local step stacks the drawn clients' parameters, runs ``torch.func.functional_call`` under
+``torch.vmap`` on their mini-batches, and back-propagates the sum of the clients' mean losses:
+client c's parameters receive exactly the gradient of client c's loss, as the clients share no
+parameter. Then one optimizer step updates every drawn client; the others have no gradient, which
+torch optimizers (and M-FAC) skip, so their state is untouched. No loop runs over samples or clients.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ClientData:
 
 
 class ClientModels:
-    """The N client models (parameters in ``module.parameters()`` order) and their optimizers.
+    """The N client models (parameters in ``module.parameters()`` order) and their optimizer.
 
     ``module`` is the architecture; its own parameters are only a template (``functional_call``
     replaces them). Optimizer states live across rounds and travel in :meth:`state_dict`.
@@ -87,10 +87,8 @@ class ClientModels:
         self.names = [name for name, _ in module.named_parameters()]
         template = [p.detach() for p in module.parameters()]
         self.params = [[p.clone().requires_grad_(True) for p in template] for _ in range(n_clients)]
-        self.optimizers = [
-            make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay, **dict(optimizer_kwargs))
-            for params in self.params
-        ]
+        groups: list[Any] = [{"params": params} for params in self.params]  # one param group per client
+        self.optimizer = make_optimizer(optimizer, groups, lr=lr, weight_decay=weight_decay, **dict(optimizer_kwargs))
 
     def _load_global(self, clients: np.ndarray, theta: torch.Tensor) -> None:
         sizes = [p.numel() for p in self.params[0]]
@@ -126,27 +124,22 @@ class ClientModels:
         total = torch.zeros(len(clients), device=data.X.device)
         for t in range(idx.shape[1]):
             X, y = data.X[rows, idx[:, t]], data.y[rows, idx[:, t]]
-            for c in clients:
-                self.optimizers[c].zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
             losses = self._client_losses(self._stacked(clients), X, y)
             losses.sum().backward()
-            for c in clients:
-                self.optimizers[c].step()
+            self.optimizer.step()
             total += losses.detach()
         with torch.no_grad():
             local = torch.stack([torch.nn.utils.parameters_to_vector(self.params[c]) for c in clients])
         return local - theta, total / idx.shape[1]
 
-    def state_dict(self) -> list[dict[str, Any]]:
-        """Every client's optimizer state (the parameters are reset to the global model each round)."""
-        return [opt.state_dict() for opt in self.optimizers]
+    def state_dict(self) -> dict[str, Any]:
+        """The clients' optimizer states (the parameters are reset to the global model each round)."""
+        return self.optimizer.state_dict()
 
-    def load_state_dict(self, states: list[dict[str, Any]]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the optimizer states saved by :meth:`state_dict`."""
-        if len(states) != len(self.optimizers):
-            raise ValueError(f"checkpoint has {len(states)} client optimizer states, expected {len(self.optimizers)}")
-        for opt, state in zip(self.optimizers, states, strict=True):
-            opt.load_state_dict(state)
+        self.optimizer.load_state_dict(state)
 
 
 def evaluate(module: torch.nn.Module, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

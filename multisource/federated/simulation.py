@@ -246,7 +246,8 @@ def run_federated(
     seed : int, numpy Generator or None.
     checkpoint : a file path; the state after each round is saved there, and a run that finds the
         file resumes from it (the configuration must match).
-    callback : called with each round's :class:`RoundMetrics` after it is saved (e.g. to store rows).
+    callback : called with each round's :class:`RoundMetrics` before it is checkpointed (e.g. to store
+        rows): a round whose callback raised is computed again on resume.
     progress : show a tqdm bar over rounds.
 
     Returns
@@ -280,9 +281,9 @@ def run_federated(
     for t in bar:
         metrics = sim.round(t, state)
         state.rounds.append(metrics)
+        if callback is not None:  # before the checkpoint: a saved round has had its callback (store row)
+            callback(metrics)
         if path is not None:
             _save(path, sim, state)
-        if callback is not None:
-            callback(metrics)
         bar.set_postfix(acc=metrics.test_accuracy)
     return FederatedResult(config, tuple(state.rounds), np.isin(np.arange(sim.n_clients), sim.bad), state.theta)

@@ -49,7 +49,9 @@ def cli(command: str, given: str, message: str, *argv: str, files: dict[str, str
 
     ``files`` (name: text) are written to the scratch folder first.
     """
-    return Case(f"multisource {command}", given, SystemExit, message, argv=(command, *argv), files=tuple((files or {}).items()))
+    return Case(
+        f"multisource {command}", given, SystemExit, message, argv=(command, *argv), files=tuple((files or {}).items())
+    )
 
 
 def run_case(case: Case, tmp: Path) -> Outcome:
@@ -151,7 +153,9 @@ def _bounds(fn: str, *args: object, **kwargs: object) -> Callable[[Path], object
     return call
 
 
-def _rule(fn: str, disc: object = None, sizes: object = None, *args: object, **kwargs: object) -> Callable[[Path], object]:
+def _rule(
+    fn: str, disc: object = None, sizes: object = None, *args: object, **kwargs: object
+) -> Callable[[Path], object]:
     def call(_: Path) -> object:
         import multisource.filtering as filtering
 
@@ -181,13 +185,13 @@ def _torch_fit(**params: object) -> Callable[[Path], object]:
     return call
 
 
-def _sparsegpt(W: torch.Tensor | None = None, H: torch.Tensor | None = None, **kwargs: object) -> Callable[[Path], object]:
+def _sparsegpt(
+    W: torch.Tensor | None = None, H: torch.Tensor | None = None, **kwargs: object
+) -> Callable[[Path], object]:
     def call(_: Path) -> object:
         from multisource.compress import sparsegpt_prune_layer
 
-        return sparsegpt_prune_layer(
-            torch.ones(4, 8) if W is None else W, torch.eye(8) if H is None else H, **kwargs
-        )  # type: ignore[arg-type]
+        return sparsegpt_prune_layer(torch.ones(4, 8) if W is None else W, torch.eye(8) if H is None else H, **kwargs)  # type: ignore[arg-type]
 
     return call
 
@@ -229,15 +233,24 @@ CASES: list[Case] = [
     # ---- data ----------------------------------------------------------------------------------------
     Case("data.load_dataset", 'name="imagenet"', ValueError, "unknown ", _data("load_dataset", name="imagenet")),
     Case(
-        "data.make_gaussian_classes", "n_samples=0", ValueError, "n_samples must be >= ",
+        "data.make_gaussian_classes",
+        "n_samples=0",
+        ValueError,
+        "n_samples must be >= ",
         _data("make_gaussian_classes", n_samples=0),
     ),
     Case(
-        "data.make_gaussian_classes", "n_classes=1", ValueError, "n_classes must be >= 2",
+        "data.make_gaussian_classes",
+        "n_classes=1",
+        ValueError,
+        "n_classes must be >= 2",
         _data("make_gaussian_classes", n_classes=1),
     ),
     Case(
-        "data.make_gaussian_classes", "margin=inf", ValueError, "margin must be a finite number",
+        "data.make_gaussian_classes",
+        "margin=inf",
+        ValueError,
+        "margin must be a finite number",
         _data("make_gaussian_classes", margin=INF),
     ),
     Case("data.make_multisource", "n_sources=0", ValueError, "n_sources must be >= ", _ms(n_sources=0)),
@@ -248,88 +261,298 @@ CASES: list[Case] = [
     Case("data.make_multisource", "n_test=1.5", ValueError, "n_test must", _ms(n_test=1.5)),
     Case("data.make_multisource", "n_test=nan", ValueError, "n_test must", _ms(n_test=NAN)),
     Case(
-        "data.make_multisource", 'split="dirichlet", concentration=-1', ValueError, "concentration must",
+        "data.make_multisource",
+        'split="dirichlet", concentration=-1',
+        ValueError,
+        "concentration must",
         _ms(split="dirichlet", concentration=-1.0),
     ),
-    Case("data.make_multisource", "concentraton=1 (a misspelt option)", TypeError, "concentraton", _ms(concentraton=1.0)),
-    Case("data.make_multisource", 'standardize="yes"', TypeError, "standardize must be true or false", _ms(standardize="yes")),
+    Case(
+        "data.make_multisource", "concentraton=1 (a misspelt option)", TypeError, "concentraton", _ms(concentraton=1.0)
+    ),
+    Case(
+        "data.make_multisource",
+        'standardize="yes"',
+        TypeError,
+        "standardize must be true or false",
+        _ms(standardize="yes"),
+    ),
     # ---- corruption ----------------------------------------------------------------------------------
     Case("corruption.Adversary", "alpha=0.5", ValueError, "alpha must lie in [0.0, 0.5)", _adversary(alpha=0.5)),
     Case("corruption.Adversary", "alpha=nan", ValueError, "alpha must be a finite number", _adversary(alpha=NAN)),
     Case("corruption.Adversary", 'attack="poison"', ValueError, "unknown ", _adversary(attack="poison")),
     Case("corruption.Adversary", 'selection="random"', ValueError, "selection must", _adversary(selection="random")),
-    Case("corruption.Adversary", "bad=[0, 1, 2] of 5 sources", ValueError, "bad must name fewer than N/2", _adversary(bad=[0, 1, 2])),
-    Case("corruption.Adversary", "bad=[7] of 5 sources", ValueError, "bad must hold source indices in [0, 5)", _adversary(bad=[7])),
     Case(
-        "corruption.Adversary", 'attack="label_flip", params={"p": 1.5}', ValueError, "p must",
+        "corruption.Adversary",
+        "bad=[0, 1, 2] of 5 sources",
+        ValueError,
+        "bad must name fewer than N/2",
+        _adversary(bad=[0, 1, 2]),
+    ),
+    Case(
+        "corruption.Adversary",
+        "bad=[7] of 5 sources",
+        ValueError,
+        "bad must hold source indices in [0, 5)",
+        _adversary(bad=[7]),
+    ),
+    Case(
+        "corruption.Adversary",
+        'attack="label_flip", params={"p": 1.5}',
+        ValueError,
+        "p must",
         _adversary(params={"p": 1.5}),
     ),
     Case(
-        "corruption.Adversary", 'attack="feature_noise", params={"sigma": inf}', ValueError,
-        "sigma must be a finite number", _adversary(attack="feature_noise", params={"sigma": INF}),
+        "corruption.Adversary",
+        'attack="feature_noise", params={"sigma": inf}',
+        ValueError,
+        "sigma must be a finite number",
+        _adversary(attack="feature_noise", params={"sigma": INF}),
     ),
     Case(
-        "corruption.Adversary", 'attack="label_flip", params={"q": 1}', TypeError, "q",
+        "corruption.Adversary",
+        'attack="label_flip", params={"q": 1}',
+        TypeError,
+        "q",
         _adversary(params={"q": 1.0}),
     ),
     # ---- bounds --------------------------------------------------------------------------------------
-    Case("bounds.multisource_bound", "alpha=0.6", ValueError, "alpha must lie in [0.0, 0.5)", _bounds("multisource_bound", 10, 100, 0.6, 0.05, 5)),
-    Case("bounds.multisource_bound", "delta=0", ValueError, "delta must", _bounds("multisource_bound", 10, 100, 0.1, 0.0, 5)),
-    Case("bounds.multisource_bound", "m=0", ValueError, "m (samples per source) must be >= 1", _bounds("multisource_bound", 10, 0, 0.1, 0.05, 5)),
-    Case("bounds.multisource_bound", "n_sources=0", ValueError, "n_sources (N) must be >= 1", _bounds("multisource_bound", 0, 100, 0.1, 0.05, 5)),
-    Case("bounds.multisource_bound", 'adversary="smart"', ValueError, "adversary must", _bounds("multisource_bound", 10, 100, 0.1, 0.05, 5, adversary="smart")),
-    Case("bounds.multisource_bound", "complexity=-1 (VC dimension)", ValueError, "must be >= ", _bounds("multisource_bound", 10, 100, 0.1, 0.05, -1)),
-    Case("bounds.multisource_bound", "complexity=1.5 (Rademacher value)", ValueError, "must lie in [0.0, 1.0]", _bounds("multisource_bound", 10, 100, 0.1, 0.05, 1.5)),
-    Case("bounds.multisource_bound", 'complexity="vc"', TypeError, "complexity", _bounds("multisource_bound", 10, 100, 0.1, 0.05, "vc")),
-    Case("bounds.malicious_noise_floor", "beta=1", ValueError, "beta (malicious noise rate) must lie in [0.0, 1.0)", _bounds("malicious_noise_floor", 1.0)),
-    Case("bounds.nasty_noise_floor", "eta=inf", ValueError, "eta (nasty noise rate) must be a finite number", _bounds("nasty_noise_floor", INF)),
-    Case("bounds.required_m", "epsilon=0", ValueError, "epsilon must lie in (0.0, inf)", _bounds("required_m", None, 0.0)),
-    Case("bounds.bound_lambda", "loss_bound=inf", ValueError, "loss_bound (M) must be a finite number", _bounds("bound_lambda", 0.05, INF)),
-    Case("bounds.multisource_lower_bound", "delta=1", ValueError, "delta must", _bounds("multisource_lower_bound", 10, 100, 0.1, 1.0)),
+    Case(
+        "bounds.multisource_bound",
+        "alpha=0.6",
+        ValueError,
+        "alpha must lie in [0.0, 0.5)",
+        _bounds("multisource_bound", 10, 100, 0.6, 0.05, 5),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        "delta=0",
+        ValueError,
+        "delta must",
+        _bounds("multisource_bound", 10, 100, 0.1, 0.0, 5),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        "m=0",
+        ValueError,
+        "m (samples per source) must be >= 1",
+        _bounds("multisource_bound", 10, 0, 0.1, 0.05, 5),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        "n_sources=0",
+        ValueError,
+        "n_sources (N) must be >= 1",
+        _bounds("multisource_bound", 0, 100, 0.1, 0.05, 5),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        'adversary="smart"',
+        ValueError,
+        "adversary must",
+        _bounds("multisource_bound", 10, 100, 0.1, 0.05, 5, adversary="smart"),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        "complexity=-1 (VC dimension)",
+        ValueError,
+        "must be >= ",
+        _bounds("multisource_bound", 10, 100, 0.1, 0.05, -1),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        "complexity=1.5 (Rademacher value)",
+        ValueError,
+        "must lie in [0.0, 1.0]",
+        _bounds("multisource_bound", 10, 100, 0.1, 0.05, 1.5),
+    ),
+    Case(
+        "bounds.multisource_bound",
+        'complexity="vc"',
+        TypeError,
+        "complexity",
+        _bounds("multisource_bound", 10, 100, 0.1, 0.05, "vc"),
+    ),
+    Case(
+        "bounds.malicious_noise_floor",
+        "beta=1",
+        ValueError,
+        "beta (malicious noise rate) must lie in [0.0, 1.0)",
+        _bounds("malicious_noise_floor", 1.0),
+    ),
+    Case(
+        "bounds.nasty_noise_floor",
+        "eta=inf",
+        ValueError,
+        "eta (nasty noise rate) must be a finite number",
+        _bounds("nasty_noise_floor", INF),
+    ),
+    Case(
+        "bounds.required_m", "epsilon=0", ValueError, "epsilon must lie in (0.0, inf)", _bounds("required_m", None, 0.0)
+    ),
+    Case(
+        "bounds.bound_lambda",
+        "loss_bound=inf",
+        ValueError,
+        "loss_bound (M) must be a finite number",
+        _bounds("bound_lambda", 0.05, INF),
+    ),
+    Case(
+        "bounds.multisource_lower_bound",
+        "delta=1",
+        ValueError,
+        "delta must",
+        _bounds("multisource_lower_bound", 10, 100, 0.1, 1.0),
+    ),
     # ---- optim ---------------------------------------------------------------------------------------
     # ---- compress ------------------------------------------------------------------------------------
-    Case("compress.sparsegpt_prune_layer", "W with a NaN", ValueError, "W contains NaN or infinite values", _sparsegpt(W=_nan_weight(), sparsity=0.5)),
-    Case("compress.sparsegpt_prune_layer", "percdamp=inf", ValueError, "percdamp must be a finite number", _sparsegpt(percdamp=INF)),
-    Case("compress.sparsegpt_prune_layer", "percdamp=nan", ValueError, "percdamp must be a finite number", _sparsegpt(percdamp=NAN)),
-    Case("compress.sparsegpt_prune_layer", "sparsity=1", ValueError, "sparsity must lie in [0.0, 1.0)", _sparsegpt(sparsity=1.0)),
-    Case("compress.sparsegpt_prune_layer", "blocksize=0", ValueError, "blocksize must be >= 1", _sparsegpt(blocksize=0)),
-    Case("compress.sparsegpt_prune_layer", "H of shape (4, 4) for W (4, 8)", ValueError, "H", _sparsegpt(H=torch.eye(4))),
+    Case(
+        "compress.sparsegpt_prune_layer",
+        "W with a NaN",
+        ValueError,
+        "W contains NaN or infinite values",
+        _sparsegpt(W=_nan_weight(), sparsity=0.5),
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer",
+        "percdamp=inf",
+        ValueError,
+        "percdamp must be a finite number",
+        _sparsegpt(percdamp=INF),
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer",
+        "percdamp=nan",
+        ValueError,
+        "percdamp must be a finite number",
+        _sparsegpt(percdamp=NAN),
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer",
+        "sparsity=1",
+        ValueError,
+        "sparsity must lie in [0.0, 1.0)",
+        _sparsegpt(sparsity=1.0),
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer", "blocksize=0", ValueError, "blocksize must be >= 1", _sparsegpt(blocksize=0)
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer", "H of shape (4, 4) for W (4, 8)", ValueError, "H", _sparsegpt(H=torch.eye(4))
+    ),
     Case("compress.sparsegpt_prune_layer", 'pattern="4:2"', ValueError, "pattern", _sparsegpt(pattern="4:2")),
     Case("compress.sparsegpt_prune_layer", "bits=1", ValueError, "bits must", _sparsegpt(bits=1)),
     # ---- learners ------------------------------------------------------------------------------------
     Case("learners.TorchClassifier.fit", "lr=inf", ValueError, "lr must be a finite number", _torch_fit(lr=INF)),
     Case("learners.TorchClassifier.fit", "lr=-1", ValueError, "lr must lie in", _torch_fit(lr=-1.0)),
-    Case("learners.TorchClassifier.fit", "weight_decay=nan", ValueError, "weight_decay must be a finite number", _torch_fit(weight_decay=NAN)),
+    Case(
+        "learners.TorchClassifier.fit",
+        "weight_decay=nan",
+        ValueError,
+        "weight_decay must be a finite number",
+        _torch_fit(weight_decay=NAN),
+    ),
     Case("learners.TorchClassifier.fit", 'device="tpu"', ValueError, "device must", _torch_fit(device="tpu")),
     Case("learners.TorchClassifier.fit", "dtype=torch.int32", ValueError, "dtype must", _torch_fit(dtype=torch.int32)),
-    Case("learners.TorchClassifier.fit", 'optimizer="adagrad"', ValueError, "unknown ", _torch_fit(optimizer="adagrad")),
-    Case("learners.TorchClassifier.fit", "hidden_sizes=(0,)", ValueError, "hidden_sizes", _torch_fit(hidden_sizes=(0,))),
-    Case("learners.TorchClassifier.fit", "batch_size=0", ValueError, "batch_size must be >= 1", _torch_fit(batch_size=0)),
-    Case("learners.fit_on_selection", "a Selection of 3 sources for 5", ValueError, "selection", _selection_of_wrong_length),
+    Case(
+        "learners.TorchClassifier.fit", 'optimizer="adagrad"', ValueError, "unknown ", _torch_fit(optimizer="adagrad")
+    ),
+    Case(
+        "learners.TorchClassifier.fit", "hidden_sizes=(0,)", ValueError, "hidden_sizes", _torch_fit(hidden_sizes=(0,))
+    ),
+    Case(
+        "learners.TorchClassifier.fit", "batch_size=0", ValueError, "batch_size must be >= 1", _torch_fit(batch_size=0)
+    ),
+    Case(
+        "learners.fit_on_selection",
+        "a Selection of 3 sources for 5",
+        ValueError,
+        "selection",
+        _selection_of_wrong_length,
+    ),
     # ---- discrepancy ---------------------------------------------------------------------------------
     # ---- filtering -----------------------------------------------------------------------------------
-    Case("filtering.threshold_majority", "disc with a NaN", ValueError, "disc", _rule("threshold_majority", _with_nan(_disc()))),
-    Case("filtering.threshold_majority", "threshold=inf", ValueError, "threshold must be a finite number", _rule("threshold_majority", threshold=INF)),
-    Case("filtering.threshold_majority", "disc (5, 4)", ValueError, "disc", _rule("threshold_majority", _disc()[:, :4])),
-    Case("filtering.threshold_majority", "sizes of length 3 for a (5, 5) disc", ValueError, "sizes", _rule("threshold_majority", None, _sizes(3))),
+    Case(
+        "filtering.threshold_majority",
+        "disc with a NaN",
+        ValueError,
+        "disc",
+        _rule("threshold_majority", _with_nan(_disc())),
+    ),
+    Case(
+        "filtering.threshold_majority",
+        "threshold=inf",
+        ValueError,
+        "threshold must be a finite number",
+        _rule("threshold_majority", threshold=INF),
+    ),
+    Case(
+        "filtering.threshold_majority", "disc (5, 4)", ValueError, "disc", _rule("threshold_majority", _disc()[:, :4])
+    ),
+    Case(
+        "filtering.threshold_majority",
+        "sizes of length 3 for a (5, 5) disc",
+        ValueError,
+        "sizes",
+        _rule("threshold_majority", None, _sizes(3)),
+    ),
     Case("filtering.known_alpha", "n_bad=3 of 5 sources", ValueError, "n_bad must be", _rule("known_alpha", n_bad=3)),
     Case("filtering.quantile", "alpha=None and n_bad=None", ValueError, "n_bad", _rule("quantile")),
     Case("filtering.multi_krum", "n_bad=-1", ValueError, "n_bad must be >= 0", _rule("multi_krum", n_bad=-1)),
-    Case("filtering.kl2019_weighting", "reference=9 of 5 sources", ValueError, "reference", _rule("kl2019_weighting", reference=9)),
+    Case(
+        "filtering.kl2019_weighting",
+        "reference=9 of 5 sources",
+        ValueError,
+        "reference",
+        _rule("kl2019_weighting", reference=9),
+    ),
     Case("filtering.kl2019_weighting", "lam=nan", ValueError, "lam", _rule("kl2019_weighting", lam=NAN)),
     Case("filtering.single_trusted", "trusted=-1", ValueError, "trusted", _rule("single_trusted", trusted=-1)),
     # ---- aggregation ---------------------------------------------------------------------------------
     Case("aggregation.aggregate", 'name="average"', ValueError, "unknown ", _aggregate("average")),
     Case("aggregation.aggregate", "krum with n_bad=2 of 5 vectors", ValueError, "n_bad", _aggregate("krum", n_bad=2)),
-    Case("aggregation.aggregate", "vectors with a NaN", ValueError, "NaN", _aggregate("krum", _with_nan(_vectors()), n_bad=1)),
-    Case("aggregation.aggregate", "vectors of shape (0, 3)", ValueError, "vectors", _aggregate("mean", np.zeros((0, 3)))),
-    Case("aggregation.aggregate", "centered_clipping tau=inf", ValueError, "tau must be a finite number", _aggregate("centered_clipping", params={"tau": INF})),
-    Case("aggregation.aggregate", "geometric_median tol=nan", ValueError, "tol must be a finite number", _aggregate("geometric_median", params={"tol": NAN})),
-    Case("aggregation.aggregate", "trimmed_mean params={'beta': 0.1}", ValueError, "beta", _aggregate("trimmed_mean", n_bad=1, params={"beta": 0.1})),
+    Case(
+        "aggregation.aggregate",
+        "vectors with a NaN",
+        ValueError,
+        "NaN",
+        _aggregate("krum", _with_nan(_vectors()), n_bad=1),
+    ),
+    Case(
+        "aggregation.aggregate", "vectors of shape (0, 3)", ValueError, "vectors", _aggregate("mean", np.zeros((0, 3)))
+    ),
+    Case(
+        "aggregation.aggregate",
+        "centered_clipping tau=inf",
+        ValueError,
+        "tau must be a finite number",
+        _aggregate("centered_clipping", params={"tau": INF}),
+    ),
+    Case(
+        "aggregation.aggregate",
+        "geometric_median tol=nan",
+        ValueError,
+        "tol must be a finite number",
+        _aggregate("geometric_median", params={"tol": NAN}),
+    ),
+    Case(
+        "aggregation.aggregate",
+        "trimmed_mean params={'beta': 0.1}",
+        ValueError,
+        "beta",
+        _aggregate("trimmed_mean", n_bad=1, params={"beta": 0.1}),
+    ),
     # ---- runner --------------------------------------------------------------------------------------
     Case("runner.Store", "a folder", Exception, "", _store(lambda tmp: tmp)),
     Case("runner.Store", "a 0-byte file", Exception, "", _store(lambda tmp: _file(tmp, "empty.sqlite", b""))),
-    Case("runner.Store", "a text file", Exception, "", _store(lambda tmp: _file(tmp, "notes.sqlite", b"not a database\n" * 100))),
+    Case(
+        "runner.Store",
+        "a text file",
+        Exception,
+        "",
+        _store(lambda tmp: _file(tmp, "notes.sqlite", b"not a database\n" * 100)),
+    ),
     # ---- cli -----------------------------------------------------------------------------------------
     cli("prune", "--calib-tokens -5", "--calib-tokens must be >= 1", "--calib-tokens", "-5"),
     cli("prune", "--calib-tokens 0", "--calib-tokens must be >= 1", "--calib-tokens", "0"),
@@ -347,15 +570,83 @@ CASES: list[Case] = [
     cli("report", "STORE is a 0-byte file", "STORE", "{tmp}/empty.sqlite", files={"empty.sqlite": ""}),
     cli("report", "STORE is missing", "STORE", "{tmp}/missing.sqlite"),
     cli("report", "STORE is a folder", "STORE", "{tmp}"),
-    cli("bound", "--alpha 0.5", "alpha must lie in [0.0, 0.5)", "--N", "10", "--m", "100", "--alpha", "0.5", "--vc", "3"),
-    cli("bound", "--alpha nan", "alpha must be a finite number", "--N", "10", "--m", "100", "--alpha", "nan", "--vc", "3"),
-    cli("bound", "--delta inf", "delta must be a finite number", "--N", "10", "--m", "100", "--alpha", "0.1", "--delta", "inf", "--vc", "3"),
+    cli(
+        "bound", "--alpha 0.5", "alpha must lie in [0.0, 0.5)", "--N", "10", "--m", "100", "--alpha", "0.5", "--vc", "3"
+    ),
+    cli(
+        "bound",
+        "--alpha nan",
+        "alpha must be a finite number",
+        "--N",
+        "10",
+        "--m",
+        "100",
+        "--alpha",
+        "nan",
+        "--vc",
+        "3",
+    ),
+    cli(
+        "bound",
+        "--delta inf",
+        "delta must be a finite number",
+        "--N",
+        "10",
+        "--m",
+        "100",
+        "--alpha",
+        "0.1",
+        "--delta",
+        "inf",
+        "--vc",
+        "3",
+    ),
     cli("bound", "--N 0", "n_sources must be >= 1", "--N", "0", "--m", "100", "--alpha", "0.1", "--vc", "3"),
     cli("bound", "--m -5", "m must be >= 1", "--N", "10", "--m", "-5", "--alpha", "0.1", "--vc", "3"),
     cli("bound", "--vc -1", "must be >= 0", "--N", "10", "--m", "100", "--alpha", "0.1", "--vc", "-1"),
-    cli("bound", "--rademacher 2", "must lie in [0.0, 1.0]", "--N", "10", "--m", "100", "--alpha", "0.1", "--rademacher", "2"),
-    cli("bound", "--solve-m without --epsilon", "--epsilon", "--N", "10", "--m", "100", "--alpha", "0.1", "--vc", "3", "--solve-m"),
-    cli("bound", "--solve-m --epsilon -1", "epsilon must", "--N", "10", "--m", "100", "--alpha", "0.1", "--vc", "3", "--solve-m", "--epsilon", "-1"),
+    cli(
+        "bound",
+        "--rademacher 2",
+        "must lie in [0.0, 1.0]",
+        "--N",
+        "10",
+        "--m",
+        "100",
+        "--alpha",
+        "0.1",
+        "--rademacher",
+        "2",
+    ),
+    cli(
+        "bound",
+        "--solve-m without --epsilon",
+        "--epsilon",
+        "--N",
+        "10",
+        "--m",
+        "100",
+        "--alpha",
+        "0.1",
+        "--vc",
+        "3",
+        "--solve-m",
+    ),
+    cli(
+        "bound",
+        "--solve-m --epsilon -1",
+        "epsilon must",
+        "--N",
+        "10",
+        "--m",
+        "100",
+        "--alpha",
+        "0.1",
+        "--vc",
+        "3",
+        "--solve-m",
+        "--epsilon",
+        "-1",
+    ),
     cli("bound", "--m ten", "invalid int value", "--N", "10", "--m", "ten", "--alpha", "0.1", "--vc", "3"),
     cli("run", "SPEC is missing", "SPEC", "{tmp}/nope.toml"),
     cli("run", "--jobs 0", "--jobs must be >= 1", "{tmp}/nope.toml", "--jobs", "0"),

@@ -66,7 +66,9 @@ def test_adding_a_rule_computes_only_the_missing_rows(write_spec, tmp_path):
         summary = run_experiment(full, store, progress=False)
         after = store.rows()
     assert summary.rows_written == 4  # one new rule at 4 grid points
-    assert {r["key"] for r in after} - set(before) == {r["key"] for r in after if r["rule"] == "proba:coordinate_median"}
+    assert {r["key"] for r in after} - set(before) == {
+        r["key"] for r in after if r["rule"] == "proba:coordinate_median"
+    }
     assert all(before[r["key"]] == r for r in after if r["key"] in before)  # old rows untouched
 
 

@@ -86,7 +86,7 @@ BAD_RUNS = {
                 )
             ),
         ],
-        r"--store: .* has schema version 9; this version of multisource reads schema version 2",
+        r"--store: .* has schema version 9; this version of multisource reads schema version 3 \(and migrates",
     ),
     "jobs 0": (lambda d: [str(d / "cli.toml"), "--jobs", "0"], r"--jobs must be >= 1, got 0"),
     "retries -1": (lambda d: [str(d / "cli.toml"), "--retries", "-1"], r"--retries must be >= 0, got -1"),

@@ -31,29 +31,7 @@ from tqdm import tqdm
 
 from multisource.compress.models import load_smollm2
 from multisource.data.verses import load_kjv_divisions
-from multisource.learners.lm_features import block_output
-
-
-def sorted_batches(tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int) -> list[tuple]:
-    """The batches ``encode_texts`` builds: (row indices, input ids, attention mask), right-padded."""
-    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
-    order = np.argsort([len(row) for row in ids], kind="stable")
-    batches = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        width = max(1, max(len(ids[i]) for i in rows))
-        batch = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for k, i in enumerate(rows):
-            batch[k, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-            mask[k, : len(ids[i])] = 1
-        batches.append((rows, batch, mask))
-    return batches
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-    weights = mask.to(torch.float32).unsqueeze(-1)
-    return ((hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)).numpy()
+from multisource.learners.lm_features import block_output, padded_batches, pool_states
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -82,10 +60,12 @@ def interleaved_times(
         )
         t_base += seconds
         for layer in layers:
-            base[layer][rows] = mean_pool(output.hidden_states[layer], mask)
+            base[layer][rows] = pool_states(output.hidden_states[layer], mask, "mean").numpy()
             # encode_texts' work per batch: the decoder up to the block, then the pooling
             seconds, pooled = timed(
-                lambda layer=layer, batch=batch, mask=mask: mean_pool(block_output(model, batch, mask, layer), mask)
+                lambda layer=layer, batch=batch, mask=mask: pool_states(
+                    block_output(model, batch, mask, layer), mask, "mean"
+                ).numpy()
             )
             t_ours[layer] += seconds
             ours[layer][rows] = pooled
@@ -114,7 +94,7 @@ def main() -> None:
     )
     print("| block | ours tokens/s | model(**batch) tokens/s | speed-up | max abs diff |")
     print("|---:|---:|---:|---:|---:|")
-    batches = sorted_batches(tokenizer, texts, args.max_length, args.batch_size)
+    batches = padded_batches(tokenizer, texts, args.max_length, args.batch_size)
     interleaved_times(model, batches[:1], args.layers, len(texts))  # warm-up
     t_base, t_ours, ours, base = interleaved_times(model, batches, args.layers, len(texts))
     for layer in args.layers:

@@ -64,7 +64,7 @@ def check_layer(layer: int, n_blocks: int) -> int:
     return layer if layer > 0 else n_blocks + 1 + layer
 
 
-def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+def pool_states(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
     """(batch, dim) pooled states of (batch, tokens, dim) ``hidden`` over the tokens where ``mask`` is 1."""
     if pooling == "mean":
         weights = mask.to(hidden.dtype).unsqueeze(-1)
@@ -93,6 +93,25 @@ def block_output(model: nn.Module, input_ids: torch.Tensor, attention_mask: torc
     return captured[0]
 
 
+def padded_batches(
+    tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int
+) -> list[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    """(row indices, input ids, attention mask) batches of ``texts``, sorted by length and right-padded."""
+    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    order = np.argsort([len(row) for row in ids], kind="stable")
+    batches = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        width = max(1, max(len(ids[i]) for i in rows))
+        batch = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, i in enumerate(rows):
+            batch[k, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+            mask[k, : len(ids[i])] = 1
+        batches.append((rows, batch, mask))
+    return batches
+
+
 def encode_texts(
     model: nn.Module,
     tokenizer: Any,
@@ -113,21 +132,12 @@ def encode_texts(
     layer = check_layer(layer, len(_blocks(model)))
     max_length = check_int("max_length", max_length, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
-    order = np.argsort([len(row) for row in ids], kind="stable")
     device = next(model.parameters()).device
     dim = int(cast(Any, model).config.hidden_size)
-    out = np.zeros((len(ids), dim), dtype=np.float32)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        width = max(1, max(len(ids[i]) for i in rows))
-        batch = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for k, i in enumerate(rows):
-            batch[k, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-            mask[k, : len(ids[i])] = 1
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for rows, batch, mask in padded_batches(tokenizer, texts, max_length, batch_size):
         batch, mask = batch.to(device), mask.to(device)
-        pooled = _pool(block_output(model, batch, mask, layer).float(), mask, pooling)
+        pooled = pool_states(block_output(model, batch, mask, layer).float(), mask, pooling)
         out[rows] = pooled.cpu().numpy()
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from multisource.cli.run import usage_error
+from multisource.cli.errors import usage_error
 from multisource.report import error_figures, markdown_report, summarize, write_csv
 from multisource.report.federated import federated_table
 from multisource.report.tables import failure_table

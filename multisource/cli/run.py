@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from pathlib import Path
-from typing import NoReturn
 
 from multisource.cli import federated
+from multisource.cli.errors import open_run_store, usage_error
 from multisource.runner.executors import EXECUTORS
 from multisource.runner.federated_run import spec_is_federated
 from multisource.runner.run import RunSummary, run_experiment
 from multisource.runner.spec import ExperimentSpec
-from multisource.runner.store import Store, StoreError
 from multisource.utils.validation import check_int
-
-
-def usage_error(command: str, message: str) -> NoReturn:
-    """Print ``multisource COMMAND: error: MESSAGE`` (one line, no traceback) and exit with code 2."""
-    one_line = " ".join(message.splitlines())
-    print(f"multisource {command}: error: {one_line}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -120,12 +111,7 @@ def main(args: argparse.Namespace) -> int:
         usage_error("run", message if message.startswith(f"{args.spec}: ") else f"{args.spec}: {message}")
     if not spec.has_data:
         usage_error("run", f"{args.spec}: [data] must name a dataset or a path (a table file)")
-    store_path = args.store if args.store is not None else Path("results") / f"{spec.name}.sqlite"
-    try:
-        store = Store(store_path)
-    except StoreError as err:
-        usage_error("run", f"--store: {err}")
-    with store:
+    with open_run_store(args.store, spec.name) as store:
         try:
             summary = run_experiment(
                 spec,
@@ -143,5 +129,5 @@ def main(args: argparse.Namespace) -> int:
             if args.scheduler is None:
                 raise
             usage_error("run", f"--scheduler {args.scheduler}: cannot reach the Dask scheduler: {err}")
-    print(_summary_line(spec.name, summary, store_path, args.retries))
+    print(_summary_line(spec.name, summary, store.path, args.retries))
     return 1 if summary.points_failed else 0

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from multisource.aggregation.byzfl import import_byzfl_aggregators
 
@@ -40,9 +39,5 @@ def honest_and_outliers():
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """One torch thread: the machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def single_thread(one_torch_thread):
+    """Every test here on one torch thread (tests/conftest.py)."""

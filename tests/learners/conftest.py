@@ -1,18 +1,13 @@
 """Fixtures shared by the learner tests."""
 
 import pytest
-import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models train faster on one thread: no op waits on a descheduled sibling (shared CI CPUs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def single_thread(one_torch_thread):
+    """Every test here on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

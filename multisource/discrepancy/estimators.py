@@ -97,8 +97,9 @@ def pairwise(
           :func:`~multisource.discrepancy.linear.linear_pairwise_matrix` and ``docs/discrepancy.md``.
           A lower bound on the supremum.
         - "mlp": H = one-hidden-layer MLPs (``hidden=16`` ReLU units), label-flip ERM on the weighted
-          cross-entropy, every pair's net trained at once by batched full-batch Adam with early
-          stopping (options ``hidden``, ``lr``, ``max_epochs``, ``patience``, ``tol``,
+          cross-entropy, every pair's net trained at once by batched full-batch Adam or M-FAC
+          (``optimizer="adam"|"mfac"``, one gradient window per net: ``ngrads``, ``damp``) with
+          early stopping (options ``hidden``, ``lr``, ``max_epochs``, ``patience``, ``tol``,
           ``chunk_size``); see :func:`~multisource.discrepancy.mlp.mlp_pairwise_matrix`. Draws
           the nets' initial weights from ``rng``.
         - "sklearn": the same estimator as "linear", one scikit-learn ``LogisticRegression`` per pair and problem

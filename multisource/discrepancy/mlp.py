@@ -9,12 +9,19 @@ K > 2 trains both orientations (S_a flipped, then S_b flipped), two nets per pai
 
 All nets of a chunk of pairs are one batched problem: their parameters are stacked along a leading
 axis and every layer is one ``torch.bmm``. Adam is coordinate-wise, so one Adam over the stacked
-tensors is exactly an independent Adam per net. Training is full-batch; each net keeps its best
-iterate (lowest training loss) and the chunk stops once every net has gone ``patience`` epochs
-without improving by ``tol``, or after ``max_epochs``.
+tensors is exactly an independent Adam per net. M-FAC (Frantar, Kurtic & Alistarh 2021, eq. 1 and
+sec. 3.2) is not: one window over the stacked parameters would mix the pairs' gradients in one
+Fisher. :class:`BatchedWindowFisher` keeps a window per net instead (a block-diagonal Fisher over
+the pair axis), so its products are batched but every net is preconditioned by its own gradients
+only. Training is full-batch; each net keeps its best iterate (lowest training loss) until it has
+gone ``patience`` epochs without improving by ``tol``; after that its result is frozen (the stack
+keeps training until every net is done or ``max_epochs``), so a net returns the same whatever else
+is in its chunk.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -30,6 +37,61 @@ MLPParams = list[torch.Tensor]
 
 # Elements of float workspace one chunk of pairs may use (pooled inputs, hidden activations).
 _CHUNK_ELEMENTS = 2**25
+
+OPTIMIZERS: tuple[str, ...] = ("adam", "mfac")
+"""Optimizers of the stacked nets: Adam, or M-FAC with one gradient window per net."""
+
+
+class BatchedWindowFisher:
+    """M-FAC's sliding-window inverse empirical Fisher, one window per net of a stack of B nets.
+
+    For net b with window G_b (its last k <= m gradients, k = min(pushes, m)),
+
+        F_b = damp I + (1/k) G_b^T G_b,   F_b^-1 g = (g - G_b^T (k damp I + G_b G_b^T)^-1 G_b g) / damp
+
+    (Woodbury form of the paper's recursion, as :class:`~multisource.optim.DynamicInverseFisher`, whose
+    normalisation 1/k it shares). The windows are one (B, m, D) tensor and the B Gram matrices
+    ``G_b G_b^T`` one (B, m, m) float64 tensor updated by a row per push; each product is one batched
+    Cholesky solve of the k x k systems (O(B (m D + m^3)) per step, m is small).
+    """
+
+    def __init__(self, n_nets: int, dim: int, ngrads: int, damp: float, device: torch.device) -> None:
+        self.grads = torch.zeros(n_nets, ngrads, dim, device=device)
+        self.gram = torch.zeros(n_nets, ngrads, ngrads, dtype=torch.float64, device=device)
+        self.damp, self.count = damp, 0
+
+    def push_mul(self, g: torch.Tensor) -> torch.Tensor:
+        """Push every net's gradient ``g`` (B, D) into its window and return ``F_b^-1 g_b`` (B, D)."""
+        m = self.grads.shape[1]
+        slot = self.count % m
+        self.grads[:, slot] = g
+        row = torch.einsum("bmd,bd->bm", self.grads, g).double()
+        self.gram[:, slot, :], self.gram[:, :, slot] = row, row
+        self.count += 1
+        k = min(self.count, m)  # the window fills slots 0..k-1 first
+        system = self.gram[:, :k, :k] + k * self.damp * torch.eye(k, dtype=torch.float64, device=g.device)
+        factor, info = torch.linalg.cholesky_ex(system)
+        if bool((info != 0).any()) or not bool(torch.isfinite(row).all()):
+            raise RuntimeError(f"M-FAC window of a pair net is not finite/positive definite; increase damp={self.damp}")
+        z = torch.cholesky_solve(row[:, :k, None], factor)[..., 0].to(g.dtype)
+        return (g - torch.einsum("bkd,bk->bd", self.grads[:, :k], z)) / self.damp
+
+
+def _mfac_stepper(params: MLPParams, lr: float, ngrads: int, damp: float) -> Callable[[], None]:
+    """One M-FAC step of every net from the gradients in ``params[i].grad`` (no momentum, no decay)."""
+    n_nets = params[0].shape[0]
+    fisher = BatchedWindowFisher(n_nets, sum(p[0].numel() for p in params), ngrads, damp, params[0].device)
+
+    @torch.no_grad()
+    def step() -> None:
+        grad = torch.cat([p.grad.reshape(n_nets, -1) for p in params], dim=1)  # type: ignore[union-attr]
+        update, offset = fisher.push_mul(grad), 0
+        for p in params:
+            width = p[0].numel()
+            p.sub_(lr * update[:, offset : offset + width].reshape(p.shape))
+            offset += width
+
+    return step
 
 
 def init_mlp_stack(
@@ -61,17 +123,26 @@ def train_mlp_stack(
     max_epochs: int,
     patience: int,
     tol: float,
+    optimizer: str = "adam",
+    ngrads: int = 16,
+    damp: float = 1e-2,
 ) -> MLPParams:
-    """Minimise every net's ``sum_n s_n CE(f(x_n), y_n)`` by full-batch Adam; return each net's best iterate.
+    """Minimise every net's ``sum_n s_n CE(f(x_n), y_n)`` full-batch; return each net's best iterate.
 
     Parameters
     ----------
     params : stacked parameters of the B nets (trained in place, then replaced by the best ones).
     X : (B, n, d) inputs; labels : (B, n) int64 targets; weights : (B, n) sample weights (0 on padding).
-    lr, max_epochs : Adam's step size and the epoch cap.
-    patience, tol : a net is done after ``patience`` epochs whose loss is not below its best minus ``tol``.
+    lr, max_epochs : the step size and the epoch cap.
+    patience, tol : a net is done after ``patience`` epochs whose loss is not below its best minus
+        ``tol``; its best iterate is frozen from then on (module docstring).
+    optimizer : "adam", or "mfac" (:class:`BatchedWindowFisher`, window ``ngrads``, damping ``damp``).
     """
-    optimizer = torch.optim.Adam(params, lr=lr)
+    if optimizer == "adam":
+        adam = torch.optim.Adam(params, lr=lr)
+        step: Callable[[], object] = adam.step
+    else:
+        step = _mfac_stepper(params, lr, ngrads, damp)
     best_loss = torch.full((X.shape[0],), np.inf, device=X.device)
     best = [p.detach().clone() for p in params]
     stale = torch.zeros(X.shape[0], dtype=torch.int64, device=X.device)
@@ -79,16 +150,17 @@ def train_mlp_stack(
         logits = mlp_logits(params, X)
         per_sample = cross_entropy(logits.transpose(1, 2), labels, reduction="none")  # (B, n)
         loss = (weights * per_sample).sum(1)
-        improved = loss.detach() < best_loss - tol
+        improved = (loss.detach() < best_loss - tol) & (stale < patience)
         best_loss = torch.where(improved, loss.detach(), best_loss)
         for kept, current in zip(best, params, strict=True):
             kept.copy_(torch.where(improved[:, None, None], current.detach(), kept))
         stale = torch.where(improved, 0, stale + 1)
         if bool((stale >= patience).all()):
             break
-        optimizer.zero_grad(set_to_none=True)
+        for p in params:
+            p.grad = None
         loss.sum().backward()
-        optimizer.step()
+        step()
     return best
 
 
@@ -130,6 +202,9 @@ def mlp_pairwise_matrix(
     max_epochs: int = 300,
     patience: int = 20,
     tol: float = 1e-4,
+    optimizer: str = "adam",
+    ngrads: int = 16,
+    damp: float = 1e-2,
     chunk_size: int | None = None,
     device: str | torch.device | None = "auto",
 ) -> np.ndarray:
@@ -141,7 +216,9 @@ def mlp_pairwise_matrix(
     n_sources, n_classes : N and K.
     rng : draws the nets' initial weights; the same seed and ``chunk_size`` give the same matrix.
     hidden : hidden units, >= 1.
-    lr, max_epochs, patience, tol : Adam's step size and early stopping (:func:`train_mlp_stack`).
+    lr, max_epochs, patience, tol : the step size and early stopping (:func:`train_mlp_stack`).
+    optimizer : "adam" or "mfac" (M-FAC with one window of ``ngrads`` gradients per net, damping
+        ``damp``: :class:`BatchedWindowFisher`); M-FAC wants a smaller ``lr`` than Adam (docs).
     chunk_size : pairs trained at once (default: what fits a workspace of 2**25 floats).
     device : torch device ("auto": CUDA when present); training runs in float32.
 
@@ -154,6 +231,10 @@ def mlp_pairwise_matrix(
     max_epochs = check_int("max_epochs", max_epochs, minimum=1)
     patience = check_int("patience", patience, minimum=1)
     tol = check_real("tol", tol, low=0.0)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
+    ngrads = check_int("ngrads", ngrads, minimum=1)
+    damp = check_real("damp", damp, low=0.0, low_open=True)
     X, y = check_labeled_sample(("X", "y"), X, y, n_classes)
     source = check_source_ids(source, n_sources, len(y))
     sizes = np.bincount(source, minlength=n_sources)
@@ -179,7 +260,19 @@ def mlp_pairwise_matrix(
         a, b = a_all[start : start + chunk], b_all[start : start + chunk]
         inputs, labels, w = _pair_problems(features, y_rows, weights, rows, a, b, n_classes)
         params = init_mlp_stack(len(inputs), d, hidden, n_classes, generator, device)
-        params = train_mlp_stack(params, inputs, labels, w, lr=lr, max_epochs=max_epochs, patience=patience, tol=tol)
+        params = train_mlp_stack(
+            params,
+            inputs,
+            labels,
+            w,
+            lr=lr,
+            max_epochs=max_epochs,
+            patience=patience,
+            tol=tol,
+            optimizer=optimizer,
+            ngrads=ngrads,
+            damp=damp,
+        )
         scores = _candidate_scores(params, inputs, len(a), n_classes)
         pooled_y, signed = np.hstack([y_rows[a], y_rows[b]]), np.hstack([weights[a], -weights[b]])
         disc[a, b] = flip_discrepancy(scores, pooled_y, signed, n_classes)

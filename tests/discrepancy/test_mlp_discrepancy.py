@@ -103,3 +103,113 @@ def test_bad_mlp_options_are_refused_by_name(options, match):
     ds = _two_sources(X[:5], np.arange(5) % 2, X[5:], np.arange(5) % 2)
     with pytest.raises(ValueError, match=match):
         pairwise(ds, estimator="mlp", **options)
+
+
+def _sequential_from(start, net):
+    d, h = start[0].shape[1:]
+    model = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.ReLU(), torch.nn.Linear(h, start[2].shape[2]))
+    with torch.no_grad():
+        model[0].weight.copy_(start[0][net].T), model[0].bias.copy_(start[1][net, 0])
+        model[2].weight.copy_(start[2][net].T), model[2].bias.copy_(start[3][net, 0])
+    return model
+
+
+def test_batched_mfac_equals_the_library_mfac_optimizer_on_each_net_alone():
+    # Oracle: multisource.optim.MFAC (one sliding window per optimizer) on a torch.nn.Sequential per net.
+    from multisource.optim import MFAC
+
+    rng = np.random.default_rng(6)
+    B, n, d, h, K = 3, 30, 4, 5, 2
+    X = torch.tensor(rng.standard_normal((B, n, d)), dtype=torch.float32)
+    labels = torch.tensor(rng.integers(0, K, (B, n)))
+    weights = torch.full((B, n), 1.0 / n)
+    params = init_mlp_stack(B, d, h, K, torch.Generator().manual_seed(2), torch.device("cpu"))
+    start = [p.detach().clone() for p in params]
+    # 12 steps with a window of 5: the window fills, then slides.
+    trained = train_mlp_stack(
+        params,
+        X,
+        labels,
+        weights,
+        lr=0.02,
+        max_epochs=13,
+        patience=10**6,
+        tol=-np.inf,
+        optimizer="mfac",
+        ngrads=5,
+        damp=0.05,
+    )
+    for net in range(B):
+        model = _sequential_from(start, net)
+        optimizer = MFAC(model.parameters(), lr=0.02, ngrads=5, damp=0.05)
+        for _ in range(12):
+            loss = (
+                weights[net] * torch.nn.functional.cross_entropy(model(X[net]), labels[net], reduction="none")
+            ).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            expected = model(X[net])
+        torch.testing.assert_close(mlp_logits(trained, X)[net].detach(), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "mfac"])
+def test_a_pair_net_trained_alone_equals_the_same_net_trained_among_others(optimizer):
+    # Per-pair independence with early stopping on: the nets stop at different epochs; a net's result
+    # is frozen when it stops, so the others training on must not change it.
+    rng = np.random.default_rng(7)
+    B, n, d, h = 4, 40, 3, 6
+    X = torch.tensor(rng.standard_normal((B, n, d)), dtype=torch.float32)
+    labels = torch.tensor(rng.integers(0, 2, (B, n)))
+    labels[0] = (X[0, :, 0] > 0).long()  # an easy net that keeps improving longest
+    weights = torch.full((B, n), 1.0 / n)
+    start = init_mlp_stack(B, d, h, 2, torch.Generator().manual_seed(3), torch.device("cpu"))
+    options = dict(lr=0.05, max_epochs=400, patience=5, tol=1e-3, optimizer=optimizer)
+    fresh = lambda rows: [p.detach()[rows].clone().requires_grad_(True) for p in start]  # noqa: E731
+    together = train_mlp_stack(fresh(slice(None)), X, labels, weights, **options)
+    for net in range(B):
+        alone = train_mlp_stack(
+            fresh(slice(net, net + 1)), X[net : net + 1], labels[net : net + 1], weights[:1], **options
+        )
+        for p_alone, p_together in zip(alone, together, strict=True):
+            torch.testing.assert_close(p_alone[0], p_together[net], atol=1e-5, rtol=1e-5)
+
+
+def test_mfac_pair_classifiers_are_as_accurate_as_adams():
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    rng = np.random.default_rng(0)
+    N, m = 8, 100
+    rows = np.stack([rng.choice(len(data.target), m, replace=False) for _ in range(N)])
+    X = (data.data - data.data.mean(0)) / data.data.std(0)
+    a, b = np.triu_indices(N, 1)
+    inputs = torch.tensor(np.concatenate([X[rows[a]], X[rows[b]]], 1), dtype=torch.float32)
+    labels = torch.tensor(np.concatenate([data.target[rows[a]], 1 - data.target[rows[b]]], 1))
+    weights = torch.full(labels.shape, 1.0 / m)
+    accuracy = {}
+    for optimizer in ("adam", "mfac"):
+        params = init_mlp_stack(len(a), X.shape[1], 16, 2, torch.Generator().manual_seed(0), torch.device("cpu"))
+        best = train_mlp_stack(
+            params, inputs, labels, weights, lr=0.01, max_epochs=300, patience=20, tol=1e-4, optimizer=optimizer
+        )
+        with torch.no_grad():
+            accuracy[optimizer] = (mlp_logits(best, inputs).argmax(-1) == labels).double().mean(1).numpy()
+    # Both well above the constant classifier's 0.5 and, on average over the 28 pairs, within 1 point.
+    assert accuracy["adam"].mean() > 0.85
+    assert abs(accuracy["mfac"].mean() - accuracy["adam"].mean()) < 0.01
+
+
+def test_mfac_is_available_through_pairwise_and_a_bad_optimizer_is_refused():
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((60, 3)), rng.integers(0, 2, 60)
+    ds = MultiSourceDataset(
+        X=X, y=y, source=np.repeat(np.arange(3), 20), X_test=X[:2], y_test=y[:2], n_classes=2, n_sources=3
+    )
+    disc = pairwise(ds, estimator="mlp", optimizer="mfac", max_epochs=30, seed=1)
+    assert disc.shape == (3, 3) and np.all((disc >= 0) & (disc <= 1))
+    with pytest.raises(ValueError, match=r"optimizer must be one of \['adam', 'mfac'\], got 'sgd'"):
+        pairwise(ds, estimator="mlp", optimizer="sgd")
+    with pytest.raises(ValueError, match="damp must lie in"):
+        pairwise(ds, estimator="mlp", optimizer="mfac", damp=0.0)

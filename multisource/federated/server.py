@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from multisource.aggregation import PRE_AGGREGATORS, robust_aggregate
+from multisource.aggregation import AGGREGATORS, PRE_AGGREGATORS, robust_aggregate
 from multisource.aggregation.arrays import nonfinite_rows
 from multisource.federated.config import FederatedConfig
 
@@ -43,6 +43,19 @@ def _pre_chain(config: FederatedConfig, rng: np.random.Generator) -> list[tuple[
     return chain
 
 
+def _aggregator_params(config: FederatedConfig, previous: torch.Tensor | None) -> dict:
+    """The aggregator's options, with the previous round's aggregate as ``center`` for a rule that takes one.
+
+    Centered clipping clips around the server's last aggregate, its momentum (Karimireddy, He, Jaggi,
+    ICML 2021, Algorithm 2); a ``center`` given in ``aggregator_params`` wins, and the first round
+    (no previous aggregate) uses the rule's default.
+    """
+    params = dict(config.aggregator_params)
+    if previous is not None and "center" in AGGREGATORS.get(config.aggregator).options:
+        params.setdefault("center", previous)
+    return params
+
+
 def aggregate_round(
     updates: torch.Tensor,
     clients: np.ndarray,
@@ -50,12 +63,15 @@ def aggregate_round(
     config: FederatedConfig,
     rng: np.random.Generator,
     reference: torch.Tensor | None = None,
+    previous: torch.Tensor | None = None,
 ) -> ServerStep:
     """Aggregate the (C, D) updates of ``clients`` (ids) with the config's rule, for n_bad Byzantine among them.
 
     With ``nonfinite="drop"`` rows holding NaN/inf are removed first and each removal is counted
     against n_bad (the server cannot tell a Byzantine client from a diverged honest one, so it
     assumes the former; the rule's condition on (n, n_bad) then holds whenever it held before).
+    ``previous`` is the last round's aggregate (None in the first round): a rule with a ``center``
+    option (centered clipping) starts from it, see :func:`_aggregator_params`.
     """
     bad_rows = nonfinite_rows(updates) if config.nonfinite == "drop" else []
     keep = np.setdiff1d(np.arange(len(clients)), bad_rows)
@@ -69,7 +85,7 @@ def aggregate_round(
         kept,
         n_bad=max(0, n_bad - len(bad_rows)),
         reference=reference,
-        params=config.aggregator_params,
+        params=_aggregator_params(config, previous),
         pre=_pre_chain(config, rng),
     )
     assert isinstance(aggregate, torch.Tensor)  # a tensor in, a tensor out (aggregation.arrays)

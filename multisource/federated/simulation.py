@@ -119,6 +119,7 @@ class _State:
     theta: torch.Tensor
     rng: np.random.Generator
     rounds: list[RoundMetrics]
+    previous: torch.Tensor | None = None  # the last aggregate, centered clipping's centre (server.py)
 
 
 class _Simulation:
@@ -190,10 +191,11 @@ class _Simulation:
             honest_updates = torch.stack([by_client[c] for c in honest.tolist()])
             sent = attack_updates(config.attack, honest_updates, byzantine.size, seed=rng, **config.attack_params)
             by_client.update(zip(byzantine.tolist(), sent, strict=True))
-        step = aggregate_round(
-            torch.stack([by_client[c] for c in clients.tolist()]), clients, byzantine.size, config, rng, reference
-        )
+        sent_updates = torch.stack([by_client[c] for c in clients.tolist()])
+        step = aggregate_round(sent_updates, clients, byzantine.size, config, rng, reference, state.previous)
         state.theta = state.theta + config.server_lr * step.update
+        if not step.skipped:
+            state.previous = step.update
         honest_loss = losses[: len(trained)][np.isin(trained, honest)]
         info.update(removed=step.removed, distances=tuple(step.distances.tolist()), skipped=step.skipped)
         return self.evaluate(round_, state.theta, float(honest_loss.mean()), **info)
@@ -208,6 +210,7 @@ def _save(path: Path, sim: _Simulation, state: _State) -> None:
         "clients": sim.models.state_dict(),
         "rng": state.rng.bit_generator.state,
         "rounds": [asdict(r) for r in state.rounds],
+        "previous": None if state.previous is None else state.previous.cpu(),
     }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -222,6 +225,8 @@ def _load(path: Path, sim: _Simulation, state: _State) -> None:
     sim.models.load_state_dict(payload["clients"])
     state.rng.bit_generator.state = payload["rng"]
     state.rounds = [RoundMetrics(**r) for r in payload["rounds"]]
+    previous = payload.get("previous")
+    state.previous = None if previous is None else previous.to(sim.device)
 
 
 def run_federated(

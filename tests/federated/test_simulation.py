@@ -3,6 +3,7 @@ closed form, runs are deterministic and resume from a checkpoint as if never int
 
 import copy
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -250,3 +251,47 @@ def test_unflatten_of_the_result_gives_a_usable_module(digits):
     with torch.no_grad():
         pred = module(torch.tensor(digits.X_test, dtype=torch.float32)).argmax(dim=1).numpy()
     assert np.mean(pred == digits.y_test) == pytest.approx(result.final_accuracy)
+
+
+def test_centered_clipping_steps_at_most_tau_from_the_previous_aggregate(digits):
+    # tau far below every |u_i - v|: one clipped step v + mean_i tau (u_i - v) / |u_i - v| lies within
+    # tau of its centre v. Round 1 starts from 0; later rounds from the previous aggregate, so the
+    # aggregates walk (each within tau of the last) and leave the ball of radius tau around 0, which
+    # a zero centre in every round would forbid.
+    tau = 1e-3
+    config = _config(aggregator="centered_clipping", aggregator_params={"tau": tau})
+    theta = [_round_one_by_hand(digits, config, seed=0)[0]]
+    theta += [run_federated(digits, config=dataclasses.replace(config, rounds=r), seed=0).params for r in (1, 2, 3, 4)]
+    aggregates = [b - a for a, b in itertools.pairwise(theta)]  # server_lr = 1
+    centres = [torch.zeros_like(aggregates[0]), *aggregates[:-1]]
+    for aggregate, centre in zip(aggregates, centres, strict=True):
+        assert float(torch.linalg.vector_norm(aggregate - centre)) <= tau * (1 + 1e-3)
+    assert float(torch.linalg.vector_norm(aggregates[-1])) > 1.5 * tau
+
+
+def test_centered_clipping_differs_from_the_mean_under_attack(digits):
+    # Gaussian updates of std 1 per coordinate are far outside tau = 0.5 of the honest ones (norm < 1):
+    # the mean follows them (26 % after 5 rounds), centered clipping bounds each one's pull to tau / n
+    # per round (45 %; 63 % without an attack).
+    attacked = {"n_bad": 3, "attack": "gaussian", "rounds": 5}
+    mean = run_federated(digits, config=_config(**attacked), seed=0)
+    clipped = run_federated(
+        digits, config=_config(aggregator="centered_clipping", aggregator_params={"tau": 0.5}, **attacked), seed=0
+    )
+    assert not torch.equal(mean.params, clipped.params)
+    assert clipped.final_accuracy > mean.final_accuracy + 0.1
+
+
+def test_a_centered_clipping_run_resumes_with_its_centre(digits, tmp_path):
+    config = _config(rounds=4, aggregator="centered_clipping", aggregator_params={"tau": 0.05}, n_bad=2, attack="alie")
+    full = run_federated(digits, config=config, seed=0)
+
+    def stop_at_round_3(metrics):
+        if metrics.round == 3:
+            raise _StopError
+
+    path = tmp_path / "run.pt"
+    with pytest.raises(_StopError):
+        run_federated(digits, config=config, seed=0, checkpoint=path, callback=stop_at_round_3)
+    resumed = run_federated(digits, config=config, seed=0, checkpoint=path)
+    assert torch.equal(resumed.params, full.params)  # round 3 centred at round 2's aggregate, as uninterrupted

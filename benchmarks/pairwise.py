@@ -17,6 +17,12 @@ number of epochs so that both sides do the same work) trained as one stacked pro
 loop of per-pair ``torch.nn.Sequential`` trainings from the same initial weights, timed on
 ``--mlp-loop-pairs`` pairs and scaled to all; the accuracy of the pair classifiers is compared.
 
+Table 4 (``--only sampling``): the row statistics of the filters estimated from ``pair_sample`` = s
+against the full matrix at N = 200 (40 label-flipped sources): mean absolute error of FLEA's row
+quantile and of the Multi-Krum scores, and precision / recall of each rule's kept set against the
+set it keeps on the full matrix; then one sampled matrix at N = 10,000 (m = 40, s = 10) with its time
+and the process's peak memory.
+
 Table 2: the full matrix at N = 1000, m = 40, with the FLOP rate the solver achieved (matrix
 products counted by ``torch.profiler``) next to the rate of one large float32 GEMM measured in the
 same run, so the distance to the machine's limit is visible.
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import time
 from collections.abc import Callable
 
@@ -38,16 +45,23 @@ from threadpoolctl import threadpool_limits
 from multisource.data import MultiSourceDataset
 from multisource.discrepancy import pairwise, sklearn_discrepancy
 from multisource.discrepancy.mlp import init_mlp_stack, mlp_logits, train_mlp_stack
+from multisource.filtering import krum_scores, multi_krum, quantile
+from multisource.filtering.flea_quantile import row_quantile
+
+TABLES = ("speed", "scale", "mlp", "sampling")
 
 
-def breast_cancer_sources(n_sources: int, m: int, seed: int) -> MultiSourceDataset:
-    """N sources of m unscaled breast_cancer rows, each drawn without replacement."""
+def breast_cancer_sources(n_sources: int, m: int, seed: int, n_flipped: int = 0) -> MultiSourceDataset:
+    """N sources of m unscaled breast_cancer rows, each drawn without replacement; the first
+    ``n_flipped`` sources have every label flipped."""
     data = load_breast_cancer()
     rng = np.random.default_rng(seed)
     rows = np.concatenate([rng.choice(len(data.target), m, replace=False) for _ in range(n_sources)])
+    y = data.target[rows]
+    y = np.where(np.arange(len(y)) < n_flipped * m, 1 - y, y)
     return MultiSourceDataset(
         X=data.data[rows],
-        y=data.target[rows],
+        y=y,
         source=np.repeat(np.arange(n_sources), m),
         X_test=data.data[:2],
         y_test=data.target[:2],
@@ -197,6 +211,75 @@ def mlp_table(n_sources: int, m: int, epochs: int, loop_pairs: int) -> None:
         )
 
 
+def precision_recall(kept: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of a kept mask against the mask kept on the full matrix."""
+    both = np.sum(kept & reference)
+    return both / max(kept.sum(), 1), both / max(reference.sum(), 1)
+
+
+def sampling_table(n_sources: int, m: int, n_bad: int, samples: list[int], big: int, seeds: int = 3) -> None:
+    print(
+        f"\n## Table 4: pair_sample estimates against the full matrix, N = {n_sources}, m = {m}, "
+        f"{n_bad} label-flipped, l2 = 1, scaling='pair', {seeds} sample seeds\n"
+    )
+    ds = breast_cancer_sources(n_sources, m, seed=4, n_flipped=n_bad)
+    torch.set_num_threads(1)
+    wall, _, full = timed(lambda: pairwise(ds, l2=1.0, scaling="pair"), 1)
+    q_full, krum_full = row_quantile(full, n_sources - n_bad), krum_scores(full, n_bad)
+    kept_full = {
+        "quantile": quantile(full, ds.sizes, n_bad=n_bad).kept,
+        "multi_krum": multi_krum(full, ds.sizes, n_bad=n_bad).kept,
+    }
+    print(
+        f"full matrix: {wall:.1f} s; quantile keeps {kept_full['quantile'].sum()}, "
+        f"multi_krum {kept_full['multi_krum'].sum()}\n"
+    )
+    print(
+        "| s | pairs | s per run | quantile \\|err\\| | krum rel. \\|err\\| | quantile P / R | multi_krum P / R "
+        "| bad kept (q / krum) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for s in samples:
+        stats = []
+        for seed in range(seeds):
+            wall, _, disc = timed(
+                lambda s=s, seed=seed: pairwise(ds, l2=1.0, scaling="pair", pair_sample=s, seed=seed), 1
+            )
+            kept_q = quantile(disc, ds.sizes, n_bad=n_bad).kept
+            kept_k = multi_krum(disc, ds.sizes, n_bad=n_bad).kept
+            stats.append(
+                [
+                    wall,
+                    np.abs(row_quantile(disc, n_sources - n_bad) - q_full).mean(),
+                    np.mean(np.abs(krum_scores(disc, n_bad) - krum_full) / krum_full),
+                    *precision_recall(kept_q, kept_full["quantile"]),
+                    *precision_recall(kept_k, kept_full["multi_krum"]),
+                    kept_q[:n_bad].sum(),
+                    kept_k[:n_bad].sum(),
+                ]
+            )
+        t, e_q, e_k, p_q, r_q, p_k, r_k, bad_q, bad_k = np.mean(stats, axis=0)
+        pairs = int(np.sum(~np.isnan(disc)) - n_sources) // 2
+        print(
+            f"| {s} | {pairs} | {t:.2f} | {e_q:.4f} | {e_k:.3f} | {p_q:.3f} / {r_q:.3f} | {p_k:.3f} / {r_k:.3f} "
+            f"| {bad_q:.1f} / {bad_k:.1f} |",
+            flush=True,
+        )
+    if big:
+        ds = breast_cancer_sources(big, 40, seed=5, n_flipped=big // 5)
+        wall, cpu, disc = timed(lambda: pairwise(ds, l2=1.0, scaling="pair", pair_sample=10, seed=0), 1)
+        kept = multi_krum(disc, ds.sizes, n_bad=big // 5).kept
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+        print(
+            f"\nN = {big}, m = 40, pair_sample = 10 ({int(np.sum(~np.isnan(disc)) - big) // 2} pairs, "
+            f"{big // 5} flipped): "
+            f"{wall:.1f} s wall ({cpu:.1f} s cpu), 1 thread; peak RSS of the process {peak:.2f} GiB "
+            f"(the dense N x N float64 matrix alone is {big**2 * 8 / 2**30:.2f} GiB); multi_krum keeps "
+            f"{kept.sum()} sources, {kept[: big // 5].sum()} of them flipped",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, nargs="+", default=[10, 20, 50, 200], help="values of N (table 1)")
@@ -207,6 +290,8 @@ def main() -> None:
     parser.add_argument("--mlp-sources", type=int, default=50, help="N of table 3")
     parser.add_argument("--mlp-loop-pairs", type=int, default=20, help="pairs the per-pair torch loop is timed on")
     parser.add_argument("--epochs", type=int, default=200, help="Adam epochs of table 3")
+    parser.add_argument("--only", choices=TABLES, help="run just this table (scale: table 2 at --big, default 1000)")
+    parser.add_argument("--huge", type=int, default=10_000, help="N of table 4's sampled matrix (0 skips it)")
     parser.add_argument("--quick", action="store_true", help="N in {10, 20}, 100 sklearn pairs, table 2 at N = 200")
     args = parser.parse_args()
     if args.quick:
@@ -216,11 +301,15 @@ def main() -> None:
         f"jobs: timings are under load), torch {torch.__version__}, float32 GEMMs, float64 d x d systems"
     )
     pairwise(breast_cancer_sources(3, args.m, seed=0), l2=1.0, scaling="pair")  # one-off start-up costs
-    speed_table(args.sources, args.m, [1.0, 0.0], args.sklearn_pairs)
-    if args.big:
+    run = lambda table: args.only == table or args.only is None  # noqa: E731
+    if run("speed"):
+        speed_table(args.sources, args.m, [1.0, 0.0], args.sklearn_pairs)
+    if run("scale") and args.big:
         scale_table(args.big, 40, 1.0)
-    if args.mlp:
+    if args.only == "mlp" or (args.only is None and args.mlp):
         mlp_table(args.mlp_sources, args.m, args.epochs, args.mlp_loop_pairs)
+    if args.only == "sampling":
+        sampling_table(200, 100, 40, [5, 10, 20, 50], args.huge)
 
 
 if __name__ == "__main__":

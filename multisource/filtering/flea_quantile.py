@@ -35,7 +35,7 @@ def row_quantile(disc: np.ndarray, k: int) -> np.ndarray:
     return values[np.arange(len(values)), rank - 1]
 
 
-@FILTERING_RULES.register("quantile")
+@FILTERING_RULES.register("quantile", partial=True)
 def quantile(disc: np.ndarray, sizes: np.ndarray, alpha: float | None = None, *, n_bad: int | None = None) -> Selection:
     """Keep the ``N - n_bad`` sources with the smallest ``q_i`` = ``(N - n_bad)``-th smallest of row ``i``.
 

@@ -37,7 +37,7 @@ def krum_scores(disc: np.ndarray, n_bad: int) -> np.ndarray:
     return np.partition(off_diagonal, n_neighbours - 1, axis=1)[:, :n_neighbours].sum(axis=1)
 
 
-@FILTERING_RULES.register("multi_krum")
+@FILTERING_RULES.register("multi_krum", partial=True)
 def multi_krum(
     disc: np.ndarray, sizes: np.ndarray, alpha: float | None = None, *, n_bad: int | None = None
 ) -> Selection:

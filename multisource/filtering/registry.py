@@ -87,6 +87,8 @@ class FilteringRule:
     needs_bad : the rule is an oracle that receives the true bad mask as ``bad=`` (``clean_only``).
     resolve : ``resolve(context, params) -> params`` completes the parameters before ``fn`` runs; it
         sees the context's ``bad`` only when ``needs_bad`` is set.
+    partial : the rule accepts a sampled matrix (NaN = pair not evaluated, ``pair_sample`` of the
+        linear discrepancy); a spec with ``pair_sample`` may name only such rules.
     """
 
     name: str
@@ -94,6 +96,7 @@ class FilteringRule:
     fn: RuleFunction
     needs_bad: bool = False
     resolve: Resolve = no_resolve
+    partial: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in RULE_KINDS:
@@ -136,6 +139,7 @@ class RuleRegistry:
         kind: str = "filter",
         needs_bad: bool = False,
         resolve: Resolve | None = None,
+        partial: bool = False,
         overwrite: bool = False,
     ) -> Callable[[RuleFunction], RuleFunction]:
         """Decorator that registers ``fn`` as a :class:`FilteringRule` and returns ``fn`` unchanged.
@@ -146,7 +150,7 @@ class RuleRegistry:
         def decorator(fn: RuleFunction) -> RuleFunction:
             key = name if name is not None else getattr(fn, "__name__", "")
             hook = no_resolve if resolve is None else resolve
-            record = FilteringRule(name=key, kind=kind, fn=fn, needs_bad=needs_bad, resolve=hook)
+            record = FilteringRule(name=key, kind=kind, fn=fn, needs_bad=needs_bad, resolve=hook, partial=partial)
             self._records.register(key, overwrite=overwrite)(record)
             return fn
 

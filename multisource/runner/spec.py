@@ -430,6 +430,16 @@ class ExperimentSpec:
                 ATTACKS.get(attack.name)
         for rule in self.rules:
             rule_kind(rule)
+        if "pair_sample" in self.discrepancy.params:
+            from multisource.filtering import FILTERING_RULES
+
+            partial = sorted(r for r in FILTERING_RULES.names() if FILTERING_RULES.get(r).partial)
+            refused = [r.label for r in self.rules if r.of or not FILTERING_RULES.get(r.name).partial]
+            if refused:
+                raise ValueError(
+                    f"[discrepancy] pair_sample leaves pairs unevaluated, which only the rules {partial} accept; "
+                    f"got rules {refused}"
+                )
         make_learner(self.learner.name, **self.learner.params)
 
     def with_data(self, data: MultiSourceDataset) -> ExperimentSpec:

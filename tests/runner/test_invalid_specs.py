@@ -75,6 +75,11 @@ INVALID = [
     ("p = 1.0", "p = 1.5", r"attacks\[\] 'label_flip\(p=1.5\)': .*p"),
     ("l2 = 1.0", "l3 = 1.0", r"\[discrepancy\] 'linear\(l3=1.0\)': .*l3"),
     ("l2 = 1.0", "l2 = -1.0", r"\[discrepancy\] 'linear\(l2=-1.0\)': .*l2"),
+    (
+        "l2 = 1.0",
+        "l2 = 1.0, pair_sample = 4",
+        r"\[discrepancy\] pair_sample .*only the rules \['multi_krum', 'quantile'\] accept; got rules \['all_data'",
+    ),
     ('name = "tiny"', 'name = "tiny"\nlearner = {name = "logreg", params = {Cc = 1.0}}', r"learner 'logreg' .*Cc"),
     (
         'name = "tiny"',
@@ -114,3 +119,13 @@ def test_a_spec_table_without_a_name_is_a_clear_error_not_a_key_error():
     table = {"seeds": [0], "alphas": [0.0], "rules": ["all_data"], "attacks": ["label_flip"]}
     with pytest.raises(ValueError, match=r"spec: missing required keys \['name'\]"):
         ExperimentSpec.from_dict(table)
+
+
+def test_a_spec_with_pair_sample_and_only_the_rules_that_take_a_sampled_matrix_loads(write_spec):
+    rules = (
+        'rules = ["all_data", "clean_only", "quantile", "threshold_majority",\n'
+        '         {aggregator = "mean", label = "mean_of_models"}, "proba:coordinate_median"]'
+    )
+    path = write_spec((rules, 'rules = ["quantile", "multi_krum"]'), ("l2 = 1.0", "l2 = 1.0, pair_sample = 2"))
+    spec = ExperimentSpec.from_toml(path)
+    assert spec.discrepancy.params["pair_sample"] == 2 and [r.name for r in spec.rules] == ["quantile", "multi_krum"]

@@ -1,7 +1,10 @@
 """``multisource prune``: prune a causal LM one-shot and print dense vs pruned perplexity.
 
     multisource prune --model smollm2-135m --method sparsegpt --sparsity 0.5 [--pattern 2:4] \
-        [--bits 4] --calib-tokens 16384 --out DIR
+        [--bits 4] --calib-tokens 16384 --out DIR [--export DIR]
+
+``--export DIR`` also writes the pruned model in the compressed-tensors format (``compress.export``)
+and prints the dense and compressed file sizes.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="folder to save the pruned model (safetensors)")
+    parser.add_argument(
+        "--export", default=None, help="folder to write the pruned model in the compressed-tensors format"
+    )
 
 
 def _pattern(text: str) -> str:
@@ -70,6 +76,7 @@ def main(args: argparse.Namespace) -> int:
         options = {name: value for name in ("blocksize", "percdamp") if (value := getattr(args, name)) is not None}
         plan_pruning(args.method, args.sparsity, args.pattern, args.bits, options)  # fail before loading the model
         corpora = _check_windows(args)
+        _check_export(args.export)
         if args.model in MODELS:
             model, tokenizer = load_model(args.model, device=args.device)
         else:
@@ -98,7 +105,26 @@ def main(args: argparse.Namespace) -> int:
     _print_summary(args, report, len(calib), dense, pruned)
     if args.out:
         print(f"saved to {save_pruned(model, args.out, tokenizer)}")
+    if args.export:
+        from multisource.compress.export import save_compressed
+
+        sizes = save_compressed(model, args.export, report, tokenizer=tokenizer)
+        print(
+            f"exported to {args.export} (compressed-tensors): {sizes.compressed_bytes / 2**20:.2f} MiB, "
+            f"dense {sizes.dense_bytes / 2**20:.2f} MiB, ratio {sizes.ratio:.3f}"
+        )
     return 0
+
+
+def _check_export(folder: str | None) -> None:
+    """``--export``: compressed-tensors installed and a folder that can be written (checked before the model loads)."""
+    if folder is None:
+        return
+    from multisource.compress.export import require_compressed_tensors
+
+    require_compressed_tensors()
+    if os.path.isfile(folder):
+        raise ValueError(f"--export must be a folder, got the file {folder!r}")
 
 
 def _check_windows(args: argparse.Namespace) -> tuple[str, ...]:

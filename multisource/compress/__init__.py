@@ -1,6 +1,7 @@
 """One-shot compression: SparseGPT (unstructured, N:M, joint quantization), magnitude and Wanda
 baselines, M-FAC OBS, all behind one registry of pruners (``PRUNING_METHODS``); a sequential
-driver for Hugging Face causal LMs and plain torch nets, evaluation and save/load.
+driver for Hugging Face causal LMs and plain torch nets, evaluation, save/load and the compressed
+export (``compressed-tensors`` format, ``save_compressed``).
 ``transformers`` is imported only by the functions that need it."""
 
 from multisource.compress.adapters import find_adapter
@@ -14,6 +15,7 @@ from multisource.compress.baselines import (
 )
 from multisource.compress.driver import PruningPlan, plan_pruning, prune_model
 from multisource.compress.evaluation import perplexity, sparsity_report
+from multisource.compress.export import ExportSizes, load_compressed, save_compressed
 from multisource.compress.hessian import HessianAccumulator
 from multisource.compress.layer import LayerResult, PruneTarget, check_target
 from multisource.compress.methods import (
@@ -36,6 +38,7 @@ from multisource.compress.sparsegpt import SparseGPTOptions, sparsegpt_prune_lay
 
 __all__ = [
     "PRUNING_METHODS",
+    "ExportSizes",
     "HessianAccumulator",
     "LayerPruner",
     "LayerRecord",
@@ -54,6 +57,7 @@ __all__ = [
     "find_adapter",
     "get_pruner",
     "layer_pruner",
+    "load_compressed",
     "load_pruned",
     "load_smollm2",
     "magnitude_prune_layer",
@@ -70,6 +74,7 @@ __all__ = [
     "prune_classifier",
     "prune_model",
     "quantize",
+    "save_compressed",
     "save_pruned",
     "sparsegpt_prune_layer",
     "sparsegpt_pruner",

@@ -59,8 +59,9 @@ def _apply_scores(
     else:
         mask = lowest_mask(scores, target.sparsity, per_row=per_row)
     W_new = W.masked_fill(mask, 0.0)
-    if target.bits is not None:
-        W_new = quantize(W_new, minmax_grid(W, target.bits))
+    grid = None if target.bits is None else minmax_grid(W, target.bits)
+    if grid is not None:
+        W_new = quantize(W_new, grid)
     W_ref = W if H is None else W.to(H.dtype)
     return LayerResult(
         weight=W_new,
@@ -68,6 +69,7 @@ def _apply_scores(
         error=reconstruction_error(W_ref, W_new.to(W_ref.dtype), H),
         damping_used=0.0,
         seconds=time.perf_counter() - start,
+        grid=grid,
     )
 
 

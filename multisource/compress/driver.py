@@ -150,6 +150,8 @@ class _LayerRun:
         except ValueError as error:
             raise ValueError(f"layer {name!r}: {error}") from error
         set_weight_matrix(layer, result.weight)
+        if result.grid is not None:
+            self.report.grids[name] = result.grid
         self.report.solve_seconds += result.seconds
         record = LayerRecord(
             name=name,

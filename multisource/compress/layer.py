@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from multisource.compress.masks import check_nm, check_sparsity, parse_nm
-from multisource.compress.quant import check_bits
+from multisource.compress.quant import QuantGrid, check_bits
 
 Pattern = str | tuple[int, int] | None
 NON_FINITE_H = "H contains NaN or infinite values (check the calibration inputs)"
@@ -107,6 +107,9 @@ class LayerResult:
         0 for methods that do not factor H.
     seconds : float
         Wall time of the solve.
+    grid : QuantGrid or None
+        The per-row grid the kept weights were quantized onto (``bits`` given), else None; the
+        compressed export stores the weights as its integer codes (``multisource.compress.export``).
     """
 
     weight: torch.Tensor
@@ -114,6 +117,7 @@ class LayerResult:
     error: float
     damping_used: float
     seconds: float
+    grid: QuantGrid | None = None
 
 
 def reconstruction_error(W: torch.Tensor, W_new: torch.Tensor, H: torch.Tensor | None) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from multisource.compress.quant import QuantGrid
+
 
 @dataclass(frozen=True)
 class LayerRecord:
@@ -29,7 +31,8 @@ class PruneReport:
     ``skipped`` maps the full name of every layer with weights that was *not* pruned, although the
     run would have pruned it, to the reason (e.g. not a layer type the pruners handle, or no
     calibration input reached it). Layers left out on purpose (absent from a per-layer sparsity
-    dict) are not listed.
+    dict) are not listed. ``grids`` maps the full name of every quantized layer to the grid its
+    kept weights lie on, which the compressed export stores (``multisource.compress.export``).
     """
 
     method: str
@@ -37,6 +40,7 @@ class PruneReport:
     calibration: str
     layers: list[LayerRecord] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    grids: dict[str, QuantGrid] = field(default_factory=dict, repr=False)
     forward_seconds: float = 0.0
     solve_seconds: float = 0.0
     total_seconds: float = 0.0

@@ -204,16 +204,21 @@ def sparsegpt_pruner(
     # The column loop's many tiny ops are far too small to split: on CPU, one thread (limit_threads).
     threads = limit_threads(1, blas=False) if H.device.type == "cpu" else contextlib.nullcontext()
     with threads:
-        weight, mask, error, percdamp_used = _sparsegpt(W, H, target, options)
+        weight, mask, error, percdamp_used, grid = _sparsegpt(W, H, target, options)
     return LayerResult(
-        weight=weight, mask=mask, error=error, damping_used=percdamp_used, seconds=time.perf_counter() - start
+        weight=weight,
+        mask=mask,
+        error=error,
+        damping_used=percdamp_used,
+        seconds=time.perf_counter() - start,
+        grid=grid,
     )
 
 
 def _sparsegpt(
     W: torch.Tensor, H: torch.Tensor, target: PruneTarget, options: SparseGPTOptions
-) -> tuple[torch.Tensor, torch.Tensor, float, float]:
-    """The solve behind ``sparsegpt_pruner``: (weight, mask, error, percdamp used).
+) -> tuple[torch.Tensor, torch.Tensor, float, float, QuantGrid | None]:
+    """The solve behind ``sparsegpt_pruner``: (weight, mask, error, percdamp used, quantization grid).
 
     The error needs no pass over H: the solve's total change is ``dW = Err U`` (every column's
     update is ``err_j U[j, :]``) and ``U (H + lambda I) U^T = I``, so ``tr(dW (H + lambda I) dW^T) =
@@ -252,4 +257,4 @@ def _sparsegpt(
     damp = percdamp_used * torch.mean(torch.diag(H) + dead.to(H.dtype))
     error = (err_sq - damp * delta_sq) / 2
     mask |= dead.unsqueeze(0)
-    return W.to(dtype=out_dtype, device=out_device), mask.to(out_device), float(error), percdamp_used
+    return W.to(dtype=out_dtype, device=out_device), mask.to(out_device), float(error), percdamp_used, grid

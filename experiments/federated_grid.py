@@ -47,7 +47,11 @@ OPTIMIZERS = {  # lr chosen on clean digits runs (30 rounds; docs/federated.md)
     "mfac": {"optimizer": "mfac", "lr": 0.1, "optimizer_kwargs": {"ngrads": 16, "damp": 0.1}},
 }
 DATA_ATTACKS = ("label_flip",)
+AGGREGATOR_PARAMS = {  # the median honest |u_i - previous aggregate| is 0.2-0.7 here (docs/aggregation.md)
+    "centered_clipping": {"tau": 0.5},
+}
 TARGETS = {"digits": 0.85, "mnist1d": 0.30}
+AGGREGATOR_GRIDS = ("aggregators", "centered_clipping")  # grids reported as accuracy tables and curves
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,15 @@ FULL = {
         seeds=(0, 1, 2),
         optimizers=("sgd",),
     ),
+    "centered_clipping": Grid(  # re-run after the server centred the rule on the previous aggregate
+        datasets=("digits", "mnist1d"),
+        aggregators=("centered_clipping",),
+        pres=("", "nnm"),
+        attacks=(*UPDATE_ATTACKS.names(), *DATA_ATTACKS),
+        n_bads=(0, 1, 2, 3, 4),
+        seeds=(0, 1, 2),
+        optimizers=("sgd",),
+    ),
     "optimizers": Grid(
         datasets=("digits", "mnist1d"),
         aggregators=("mean", "trimmed_mean", "geometric_median"),
@@ -91,6 +104,16 @@ SMALL = {
         pres=("", "nnm"),
         attacks=("alie", "label_flip"),
         n_bads=(0, 4),
+        seeds=(0,),
+        optimizers=("sgd",),
+        rounds=3,
+    ),
+    "centered_clipping": Grid(
+        datasets=("digits",),
+        aggregators=("centered_clipping",),
+        pres=("",),
+        attacks=("gaussian",),
+        n_bads=(0, 1),
         seeds=(0,),
         optimizers=("sgd",),
         rounds=3,
@@ -148,7 +171,8 @@ def config_of(cell: dict[str, Any]) -> FederatedConfig:
         attack = {"attack": cell["attack"]}
     return FederatedConfig(
         **{**LOCAL, "rounds": cell["rounds"]}, **OPTIMIZERS[cell["optimizer"]], aggregator=cell["aggregator"],
-        pre=(cell["pre"],) if cell["pre"] else (), n_bad=cell["n_bad"], device="cpu", **attack,
+        aggregator_params=AGGREGATOR_PARAMS.get(cell["aggregator"], {}), pre=(cell["pre"],) if cell["pre"] else (),
+        n_bad=cell["n_bad"], device="cpu", **attack,
     )  # fmt: skip
 
 
@@ -216,7 +240,7 @@ def hardest_attack(rows: list[dict[str, Any]], dataset: str, n_bad: int) -> str:
 
 def accuracy_tables(rows: list[dict[str, Any]]) -> str:
     """Markdown: per data set and n_bad, final accuracy (%) of each rule (rows) x attack (columns)."""
-    rows = [r for r in rows if r["grid"] == "aggregators"]
+    rows = [r for r in rows if r["grid"] in AGGREGATOR_GRIDS]
     cell: dict[tuple, list[float]] = defaultdict(list)
     for r in rows:
         if r["status"] == "ok":
@@ -283,13 +307,15 @@ def curves_figure(rows: list[dict[str, Any]], dataset: str, path: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in rows if r["grid"] == "aggregators" and r["dataset"] == dataset and r["status"] == "ok"]
+    rows = [r for r in rows if r["grid"] in AGGREGATOR_GRIDS and r["dataset"] == dataset and r["status"] == "ok"]
     n_bad = max(r["n_bad"] for r in rows)
     attack = hardest_attack(rows, dataset, n_bad)
     aggregators = list(dict.fromkeys(r["aggregator"] for r in rows))
-    ncols = 5
+    ncols = min(5, len(aggregators))
     nrows = -(-len(aggregators) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.3 * nrows), sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(max(3.0 * ncols, 5.0), 2.3 * nrows + 1.0), sharex=True, sharey=True, squeeze=False
+    )
     for ax, agg in zip(axes.flat, aggregators, strict=False):
         for (nb, att), style, colour, label in (
             ((0, "none"), "-", "0.6", "clean"),
@@ -305,7 +331,8 @@ def curves_figure(rows: list[dict[str, Any]], dataset: str, path: Path) -> str:
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(aggregators) :]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fullest = max(axes.flat, key=lambda a: len(a.get_lines()))  # a rule n/a under attack has only clean lines
+    handles, labels = fullest.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower right", ncol=2, fontsize=8, frameon=False)
     fig.supxlabel("round")
     fig.supylabel("test accuracy")
@@ -334,7 +361,7 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> None:
         "",
     ]
     attacks = {}
-    for ds in dict.fromkeys(r["dataset"] for r in ok if r["grid"] == "aggregators"):
+    for ds in dict.fromkeys(r["dataset"] for r in ok if r["grid"] in AGGREGATOR_GRIDS):
         attacks[ds] = curves_figure(rows, ds, out / f"curves_{ds}.png")
         header.append(f"![{ds}](curves_{ds}.png)")
         header.append("")
@@ -368,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
     wanted = {key(c) for c in todo}
     rows = [r for r in read_results(args.results) if key(r) in wanted]
     command = "python experiments/federated_grid.py" + (" --small" if args.small else "")
+    if args.grids != parser.get_default("grids"):
+        command += f" --grids {' '.join(args.grids)}"
     write_report(rows, args.out, command)
 
 

@@ -53,6 +53,7 @@ SparsitySpec = float | Mapping[str, float] | Callable[[str], float]
 TargetOf = Callable[[str], PruneTarget | None]
 Extra = tuple[tuple, dict]
 SEQUENTIAL = ("layer", "block")
+KEPT_DENSE = "kept dense by request (dense_layers)"
 
 __all__ = ["LayerRecord", "PruneReport", "PruningPlan", "plan_pruning", "prune_model"]
 
@@ -138,11 +139,15 @@ class _LayerRun:
     plan: PruningPlan
     report: PruneReport
     callback: Callable[[LayerRecord], None] | None
+    dense_layers: frozenset[str] = frozenset()
 
     def prune(self, name: str, layer: nn.Module, H: torch.Tensor | None) -> None:
         """Prune one layer in place to its target (if it has one) and record it."""
         target = self.plan.target_of(name)
         if target is None:
+            return
+        if name in self.dense_layers:
+            self.report.skipped[name] = KEPT_DENSE
             return
         W = weight_matrix(layer).detach()
         try:
@@ -346,6 +351,26 @@ def _prune_whole_model(
     return dataclasses.replace(pruned, method=report.method, family=report.family, calibration=report.calibration)
 
 
+def _check_dense_layers(names: Sequence[str], adapter: ModelAdapter, pruner: Pruner) -> frozenset[str]:
+    """The layers to keep dense, each a prunable layer of the model's blocks (checked before any work)."""
+    if isinstance(names, str):
+        raise TypeError(f"dense_layers must be a sequence of layer names, got the string {names!r}")
+    dense = frozenset(names)
+    if dense and isinstance(pruner, ModelPruner):
+        raise ValueError(f"dense_layers applies to the layer pruners, not to method={pruner.name!r}")
+    known = {
+        n
+        for block, prefix in zip(adapter.blocks, adapter.prefixes, strict=True)
+        for n in prunable_layers(block, prefix)
+    }
+    unknown = sorted(dense - known)
+    if unknown:
+        raise ValueError(
+            f"dense_layers names {unknown[:3]}, not prunable layers of the model; valid: {sorted(known)[:8]}"
+        )
+    return dense
+
+
 def prune_model(
     model: nn.Module,
     calibration: torch.Tensor | Sequence[torch.Tensor] | tuple[torch.Tensor, torch.Tensor] | None,
@@ -363,6 +388,7 @@ def prune_model(
     device: str | torch.device = "auto",
     progress: bool = True,
     callback: Callable[[LayerRecord], None] | None = None,
+    dense_layers: Sequence[str] = (),
 ) -> PruneReport:
     """Prune every Linear (Conv1D, Conv1d, Conv2d) layer inside the blocks of ``model``, in place, sequentially.
 
@@ -400,6 +426,10 @@ def prune_model(
         The calibration domain, recorded in the report (e.g. "kjv+pydocs").
     callback : callable, optional
         Called with each ``LayerRecord`` as soon as the layer is pruned (progress per layer).
+    dense_layers : sequence of str
+        Full names of layers to leave dense (e.g. a CNN's first convolution, ``docs/sparsegpt.md``,
+        "Convolutions"); each is listed in ``PruneReport.skipped`` as kept dense by request. Layer
+        pruners only; a name the model's blocks do not hold is a ``ValueError``.
 
     Returns
     -------
@@ -410,6 +440,7 @@ def prune_model(
         raise ValueError(f"sequential must be one of {list(SEQUENTIAL)}, got {sequential!r}")
     batch_size = check_int("batch_size", batch_size, minimum=1)
     adapter = find_adapter(model, family)
+    dense = _check_dense_layers(dense_layers, adapter, plan.pruner)
     if calibration is None and (plan.pruner.needs_hessian or plan.pruner.kind == "model"):
         raise ValueError(f"method {plan.pruner.name!r} needs calibration inputs")
     device = resolve_device(device)
@@ -421,7 +452,7 @@ def prune_model(
         if isinstance(plan.pruner, ModelPruner):
             report = _prune_whole_model(plan.pruner, plan, model, calibration, report)
         else:
-            run = _LayerRun(plan.pruner, plan, report, callback)
+            run = _LayerRun(plan.pruner, plan, report, callback, dense)
             with torch.inference_mode():
                 if not plan.pruner.needs_hessian:
                     _prune_without_calibration(adapter, run)

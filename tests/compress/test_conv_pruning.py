@@ -184,3 +184,21 @@ def test_owl_outlier_ratios_read_a_convs_unfolded_patches():
     norms = _patches_by_position(conv, x).norm(dim=0)  # ||X_j|| of every column, from the test's own patches
     scores = conv.weight.detach().permute(0, 2, 3, 1).reshape(4, -1).abs() * norms
     assert ratio == [pytest.approx(float((scores > 2.0 * scores.mean()).double().mean()))]
+
+
+def test_dense_layers_keeps_the_first_conv_dense_reports_it_and_prunes_the_rest_as_without_it():
+    torch.manual_seed(1)
+    net = build_cnn((1, 8, 8), channels=(8, 16), kernel_size=3, pool=2, hidden_sizes=(16,), n_classes=4)
+    twin = copy.deepcopy(net)
+    X = torch.randn(40, 64)
+    first = net[1].weight.detach().clone()
+    report = prune_model(net, X, sparsity=0.5, dense_layers=["1"], device="cpu", progress=False)
+    assert [r.name for r in report.layers] == ["4", "8", "10"]
+    assert report.skipped == {"1": "kept dense by request (dense_layers)"}
+    assert torch.equal(net[1].weight, first)
+    # oracle: a per-layer sparsity that leaves "1" out prunes the other layers identically
+    prune_model(twin, X, sparsity={"4": 0.5, "8": 0.5, "10": 0.5}, device="cpu", progress=False)
+    for got, want in zip(net.state_dict().values(), twin.state_dict().values(), strict=True):
+        assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="dense_layers names \\['conv9'\\]"):
+        prune_model(net, X, dense_layers=["conv9"], device="cpu", progress=False)

@@ -38,7 +38,15 @@ from multisource.discrepancy.reduction import flip_discrepancy, label_flip_targe
 from multisource.discrepancy.sampling import band_half_width, sampled_pair_tiles
 from multisource.utils.device import resolve_device
 from multisource.utils.threads import limit_threads
-from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
+from multisource.utils.validation import (
+    SeedLike,
+    check_int,
+    check_labeled_pair,
+    check_labeled_sample,
+    check_random_state,
+    check_real,
+    check_source_ids,
+)
 
 SCALINGS: tuple[str, ...] = ("none", "pair")
 """Feature scaling of each pooled pair: none, or standardised by the pair's own statistics (FLEA)."""
@@ -87,6 +95,8 @@ def sklearn_discrepancy(
     constant gets the constant score +-inf, its ridge solution's limit.
     """
     l2, scaling, _, tol = _check_options(l2, scaling, "mm", tol)
+    max_iter = check_int("max_iter", max_iter, minimum=1)
+    X_a, y_a, X_b, y_b = check_labeled_pair(X_a, y_a, X_b, y_b, n_classes)
     X = np.concatenate([X_a, X_b])
     if scaling == "pair":
         X = StandardScaler().fit_transform(X)
@@ -307,6 +317,8 @@ def linear_pairwise_matrix(
     disc : (N, N) float64, symmetric with a zero diagonal; NaN where a pair was not sampled. A sampled
         entry equals the full matrix's.
     """
+    X, y = check_labeled_sample(("X", "y"), X, y, n_classes)
+    source = check_source_ids(source, n_sources, len(y))
     l2, scaling, solver, tol = _check_options(l2, scaling, solver, tol)
     default_iter, default_dtype = SOLVERS[solver]
     max_iter = check_int("max_iter", default_iter if max_iter is None else max_iter, minimum=1)

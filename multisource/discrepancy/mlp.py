@@ -30,7 +30,14 @@ from torch.nn.functional import cross_entropy
 from multisource.discrepancy.linear import source_rows
 from multisource.discrepancy.reduction import flip_discrepancy
 from multisource.utils.device import resolve_device
-from multisource.utils.validation import check_int, check_labeled_sample, check_real, check_source_ids
+from multisource.utils.validation import (
+    SeedLike,
+    check_int,
+    check_labeled_sample,
+    check_random_state,
+    check_real,
+    check_source_ids,
+)
 
 MLPParams = list[torch.Tensor]
 """Stacked parameters ``[W1 (B, d, h), b1 (B, 1, h), W2 (B, h, K), b2 (B, 1, K)]`` of B nets."""
@@ -196,7 +203,7 @@ def mlp_pairwise_matrix(
     *,
     n_sources: int,
     n_classes: int,
-    rng: np.random.Generator,
+    rng: SeedLike,
     hidden: int = 16,
     lr: float = 0.01,
     max_epochs: int = 300,
@@ -214,7 +221,7 @@ def mlp_pairwise_matrix(
     ----------
     X, y, source : pooled features (n, d), labels (n,) and source ids (n,) of the N sources.
     n_sources, n_classes : N and K.
-    rng : draws the nets' initial weights; the same seed and ``chunk_size`` give the same matrix.
+    rng : seed or Generator of the nets' initial weights; the same seed and ``chunk_size`` give the same matrix.
     hidden : hidden units, >= 1.
     lr, max_epochs, patience, tol : the step size and early stopping (:func:`train_mlp_stack`).
     optimizer : "adam" or "mfac" (M-FAC with one window of ``ngrads`` gradients per net, damping
@@ -237,6 +244,7 @@ def mlp_pairwise_matrix(
     damp = check_real("damp", damp, low=0.0, low_open=True)
     X, y = check_labeled_sample(("X", "y"), X, y, n_classes)
     source = check_source_ids(source, n_sources, len(y))
+    rng = check_random_state(rng)
     sizes = np.bincount(source, minlength=n_sources)
     if np.any(sizes == 0):
         raise ValueError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from multisource.utils.validation import check_labeled_sample
+from multisource.utils.validation import check_labeled_pair
 
 
 def stump_discrepancy(X_a: np.ndarray, y_a: np.ndarray, X_b: np.ndarray, y_b: np.ndarray, *, n_classes: int) -> float:
@@ -29,10 +29,7 @@ def stump_discrepancy(X_a: np.ndarray, y_a: np.ndarray, X_b: np.ndarray, y_b: np
     cumulative sum cover all features, thresholds and class pairs. Thresholds inside a run of tied
     values are skipped.
     """
-    X_a, y_a = check_labeled_sample(("X_a", "y_a"), X_a, y_a, n_classes)
-    X_b, y_b = check_labeled_sample(("X_b", "y_b"), X_b, y_b, n_classes)
-    if X_a.shape[1] != X_b.shape[1]:
-        raise ValueError(f"X_a and X_b must have the same features, got {X_a.shape[1]} and {X_b.shape[1]}")
+    X_a, y_a, X_b, y_b = check_labeled_pair(X_a, y_a, X_b, y_b, n_classes)
     X = np.concatenate([X_a, X_b])
     y = np.concatenate([y_a, y_b])
     w = np.concatenate([np.full(len(y_a), 1.0 / len(y_a)), np.full(len(y_b), -1.0 / len(y_b))])

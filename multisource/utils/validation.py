@@ -119,6 +119,18 @@ def check_labeled_sample(
     return X, labels.astype(np.int64)
 
 
+def check_labeled_pair(
+    X_a: object, y_a: object, X_b: object, y_b: object, n_classes: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two labelled samples S_a, S_b of one pairwise discrepancy (:func:`check_labeled_sample` each),
+    with the same number of features."""
+    X_a, y_a = check_labeled_sample(("X_a", "y_a"), X_a, y_a, n_classes)
+    X_b, y_b = check_labeled_sample(("X_b", "y_b"), X_b, y_b, n_classes)
+    if X_a.shape[1] != X_b.shape[1]:
+        raise ValueError(f"X_a and X_b must have the same features, got {X_a.shape[1]} and {X_b.shape[1]}")
+    return X_a, y_a, X_b, y_b
+
+
 def check_source_ids(source: object, n_sources: object, n_samples: int) -> np.ndarray:
     """``source``: one integer source id in [0, n_sources) per sample (``n_samples`` of them)."""
     n_sources = check_int("n_sources", n_sources, minimum=1)

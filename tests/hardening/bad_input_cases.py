@@ -17,9 +17,12 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+
+from multisource.runner.store import StoreError
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Case:
     call: Callable[[Path], object] | None = field(default=None, compare=False)
     argv: tuple[str, ...] = ()
     files: tuple[tuple[str, str], ...] = ()
+    argument: str = ""
+    """The name the message must use for the spoiled argument, where it is not the one ``given`` spells."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,14 @@ def cli(command: str, given: str, message: str, *argv: str, files: dict[str, str
     )
 
 
+def bound(given: str, message: str, *extra: str, vc: str | None = "3", **values: str) -> Case:
+    """A ``multisource bound`` case: a valid ``--N 10 --m 100 --alpha 0.1 --vc 3`` with ``values`` replaced
+    (``vc=None`` drops ``--vc``) and ``extra`` arguments appended."""
+    options = {"N": "10", "m": "100", "alpha": "0.1", **values}
+    argv = [part for key, value in options.items() for part in (f"--{key}", value)]
+    return cli("bound", given, message, *argv, *(("--vc", vc) if vc is not None else ()), *extra)
+
+
 def run_case(case: Case, tmp: Path) -> Outcome:
     """Run one case in-process; a CLI case must exit with code 2 and print one error line, no traceback."""
     for name, text in case.files:
@@ -62,7 +75,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         try:
             case.call(tmp)
         except Exception as error:  # the outcome is judged by the test, not here
-            return Outcome(type(error), " ".join(str(error).split()), traceback.format_exc())
+            message = " ".join(str(error).split()).replace(str(tmp), "TMP")
+            return Outcome(type(error), message, traceback.format_exc())
         return Outcome(None, "no error")
     from multisource.cli import main
 
@@ -180,7 +194,7 @@ def _torch_fit(**params: object) -> Callable[[Path], object]:
         from multisource.learners import TorchClassifier
 
         data = _dataset()
-        return TorchClassifier(epochs=1, random_state=0, **params).fit(data.X, data.y)  # type: ignore[arg-type]
+        return TorchClassifier(**{"epochs": 1, "random_state": 0, **params}).fit(data.X, data.y)  # type: ignore[arg-type]
 
     return call
 
@@ -194,6 +208,13 @@ def _sparsegpt(
         return sparsegpt_prune_layer(torch.ones(4, 8) if W is None else W, torch.eye(8) if H is None else H, **kwargs)  # type: ignore[arg-type]
 
     return call
+
+
+def _fit_compressed(**params: object) -> object:
+    from multisource.learners import CompressedClassifier
+
+    data = _dataset()
+    return CompressedClassifier(**params).fit(data.X, data.y)  # type: ignore[arg-type]
 
 
 def _nan_weight() -> torch.Tensor:
@@ -224,6 +245,93 @@ def _selection_of_wrong_length(_: Path) -> object:
     from multisource.learners import fit_on_selection, logreg
 
     return fit_on_selection(logreg(), _dataset(), Selection.from_mask(np.ones(3, dtype=bool), np.full(3, 20)))
+
+
+DATA = object()
+"""Stands for the small valid dataset in :func:`_api` arguments (built on first use)."""
+
+
+def _api(name: str, *args: object, **kwargs: object) -> Callable[[Path], object]:
+    """A call of ``multisource.<name>`` (``"optim.MFAC"``, ``"optim.DynamicInverseFisher.empty"``) with these
+    arguments; an argument :data:`DATA` is replaced by the small valid dataset."""
+
+    def call(_: Path) -> object:
+        import importlib
+
+        package, *attributes = name.split(".")
+        target: Any = importlib.import_module(f"multisource.{package}")
+        for attribute in attributes:
+            target = getattr(target, attribute)
+        return target(*(_dataset() if arg is DATA else arg for arg in args), **kwargs)
+
+    return call
+
+
+def _pair(
+    X_a: np.ndarray, y_a: np.ndarray, X_b: np.ndarray | None = None, **kwargs: object
+) -> Callable[[Path], object]:
+    """``sklearn_discrepancy`` of (X_a, y_a) against ten valid samples (or ``X_b`` with their labels)."""
+    X, y = _sample()
+    return _api(
+        "discrepancy.sklearn_discrepancy",
+        X_a,
+        y_a,
+        X[:10] if X_b is None else X_b,
+        y[:10],
+        **{"n_classes": 2, **kwargs},
+    )
+
+
+def _pooled(
+    X: np.ndarray | None = None, y: np.ndarray | None = None, source: np.ndarray | None = None
+) -> Callable[[Path], object]:
+    """``linear_pairwise_matrix`` of four sources of ten samples with one argument spoiled."""
+    X0, y0 = _sample()
+    return _api(
+        "discrepancy.linear_pairwise_matrix",
+        X0 if X is None else X,
+        y0 if y is None else y,
+        np.repeat(np.arange(4), 10) if source is None else source,
+        n_sources=4,
+        n_classes=2,
+    )
+
+
+def _sample() -> tuple[np.ndarray, np.ndarray]:
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    return X, (X[:, 0] > 0).astype(np.int64)
+
+
+def _federated(**config: object) -> Callable[[Path], object]:
+    def call(_: Path) -> object:
+        from multisource.federated import FederatedConfig, run_federated
+
+        return run_federated(_dataset(), config=FederatedConfig(**{"rounds": 1, **config}))  # type: ignore[arg-type]
+
+    return call
+
+
+def _mlp() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def _pushed_nan(_: Path) -> object:
+    from multisource.optim import DynamicInverseFisher
+
+    fisher = DynamicInverseFisher.from_gradients(torch.ones(2, 3), damp=1e-3)
+    return fisher.push(torch.tensor([1.0, float("nan"), 0.0]))
+
+
+def _static_mul(_: Path) -> object:
+    from multisource.optim import StaticInverseFisher
+
+    return StaticInverseFisher(torch.ones(2, 3), 1e-3).mul(torch.ones(4))
+
+
+def _hessian_columns(_: Path) -> object:
+    from multisource.compress import HessianAccumulator
+
+    return HessianAccumulator(8).add_batch(torch.ones(3, 5))
 
 
 INF = float("inf")
@@ -302,6 +410,7 @@ CASES: list[Case] = [
         ValueError,
         "p must",
         _adversary(params={"p": 1.5}),
+        argument="p",
     ),
     Case(
         "corruption.Adversary",
@@ -309,6 +418,7 @@ CASES: list[Case] = [
         ValueError,
         "sigma must be a finite number",
         _adversary(attack="feature_noise", params={"sigma": INF}),
+        argument="sigma",
     ),
     Case(
         "corruption.Adversary",
@@ -357,8 +467,9 @@ CASES: list[Case] = [
         "bounds.multisource_bound",
         "complexity=-1 (VC dimension)",
         ValueError,
-        "must be >= ",
+        "d (VC dimension) must be >= 1",
         _bounds("multisource_bound", 10, 100, 0.1, 0.05, -1),
+        argument="VC dimension",
     ),
     Case(
         "bounds.multisource_bound",
@@ -405,7 +516,6 @@ CASES: list[Case] = [
         "delta must",
         _bounds("multisource_lower_bound", 10, 100, 0.1, 1.0),
     ),
-    # ---- optim ---------------------------------------------------------------------------------------
     # ---- compress ------------------------------------------------------------------------------------
     Case(
         "compress.sparsegpt_prune_layer",
@@ -472,6 +582,443 @@ CASES: list[Case] = [
         _selection_of_wrong_length,
     ),
     # ---- discrepancy ---------------------------------------------------------------------------------
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "X_a with 0 samples",
+        ValueError,
+        "X_a must hold n >= 1 samples of d >= 1 features",
+        _pair(np.zeros((0, 3)), np.zeros(0, np.int64)),
+    ),
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "X_b with 2 features, X_a with 3",
+        ValueError,
+        "X_a and X_b must have the same features",
+        _pair(_sample()[0][:10], _sample()[1][:10], _sample()[0][:10, :2]),
+    ),
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "y_a of 9 labels for 10 rows",
+        ValueError,
+        "y_a must hold one label per row of X_a",
+        _pair(_sample()[0][:10], _sample()[1][:9]),
+    ),
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "X_a all NaN",
+        ValueError,
+        "X_a contains NaN or infinite values",
+        _pair(np.full((10, 3), NAN), _sample()[1][:10]),
+    ),
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "y_a labels 4, 5 with n_classes=2",
+        ValueError,
+        "y_a must hold labels in [0, 1]",
+        _pair(_sample()[0][:10], _sample()[1][:10] + 4),
+        argument="y_a",
+    ),
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "n_classes=1",
+        ValueError,
+        "n_classes must be >= 2",
+        _pair(_sample()[0][:10], _sample()[1][:10], n_classes=1),
+    ),
+    Case(
+        "discrepancy.sklearn_discrepancy",
+        "max_iter=0",
+        ValueError,
+        "max_iter must be >= 1",
+        _pair(_sample()[0][:10], _sample()[1][:10], max_iter=0),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "X 1-dimensional",
+        ValueError,
+        "X must be 2-dimensional",
+        _pooled(X=_sample()[0][:, 0]),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "y labels 3, 4 with n_classes=2",
+        ValueError,
+        "y must hold labels in [0, 1]",
+        _pooled(y=_sample()[1] + 3),
+        argument="y",
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "X with a NaN",
+        ValueError,
+        "X contains NaN or infinite values",
+        _pooled(X=_with_nan(_sample()[0])),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "y float labels",
+        TypeError,
+        "y must hold integer labels in [0, 1]",
+        _pooled(y=_sample()[1] + 0.5),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "source ids 1..4 with n_sources=4",
+        ValueError,
+        "source must hold ids in [0, 3]",
+        _pooled(source=np.repeat(np.arange(1, 5), 10)),
+        argument="source",
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "source of 39 ids for 40 rows",
+        ValueError,
+        "source must hold 40 integer source ids",
+        _pooled(source=np.repeat(np.arange(4), 10)[:-1]),
+    ),
+    Case(
+        "discrepancy.pairwise",
+        'estimator="svm"',
+        ValueError,
+        "unknown discrepancy estimator 'svm'; valid discrepancy estimator names",
+        _api("discrepancy.pairwise", DATA, estimator="svm"),
+    ),
+    Case(
+        "discrepancy.pairwise",
+        "an array for dataset",
+        TypeError,
+        "dataset must be a MultiSourceDataset",
+        _api("discrepancy.pairwise", np.zeros((3, 2))),
+    ),
+    Case(
+        "discrepancy.stump_discrepancy",
+        "X_b with 2 features, X_a with 3",
+        ValueError,
+        "X_a and X_b must have the same features",
+        _api(
+            "discrepancy.stump_discrepancy",
+            _sample()[0][:10],
+            _sample()[1][:10],
+            _sample()[0][:10, :2],
+            _sample()[1][:10],
+            n_classes=2,
+        ),
+    ),
+    # ---- optim ---------------------------------------------------------------------------------------
+    Case(
+        "optim.StaticInverseFisher",
+        "grads 1-D",
+        ValueError,
+        "grads must be a 2-D (m x d) tensor",
+        _api("optim.StaticInverseFisher", torch.ones(3), 1e-3),
+    ),
+    Case(
+        "optim.StaticInverseFisher",
+        "damp=0",
+        ValueError,
+        "Invalid damp: 0.0 (must be a finite number > 0)",
+        _api("optim.StaticInverseFisher", torch.ones(2, 3), 0.0),
+    ),
+    Case(
+        "optim.StaticInverseFisher",
+        "blocksize=0",
+        ValueError,
+        "blocksize must be >= 1",
+        _api("optim.StaticInverseFisher", torch.ones(2, 3), 1e-3, blocksize=0),
+    ),
+    Case(
+        "optim.StaticInverseFisher.mul",
+        "x of length 4 for d=3",
+        ValueError,
+        "x must be a vector of length d=3",
+        _static_mul,
+    ),
+    Case(
+        "optim.inverse_fisher_product",
+        "grads all NaN",
+        ValueError,
+        "grads contains NaN or infinite values",
+        _api("optim.inverse_fisher_product", torch.full((2, 3), NAN), torch.ones(3), 1e-3),
+    ),
+    Case(
+        "optim.DynamicInverseFisher.empty",
+        "ngrads=0",
+        ValueError,
+        "Invalid ngrads: 0 (must be an integer >= 1)",
+        _api("optim.DynamicInverseFisher.empty", 0, 3, 1e-3),
+    ),
+    Case(
+        "optim.DynamicInverseFisher.push",
+        "grad with a NaN",
+        ValueError,
+        "grad contains NaN or infinite values",
+        _pushed_nan,
+    ),
+    Case(
+        "optim.MFAC",
+        "lr=-1",
+        ValueError,
+        "Invalid learning rate: -1 (must be >= 0)",
+        _api("optim.MFAC", list(_mlp().parameters()), lr=-1),
+        argument="learning rate",
+    ),
+    Case(
+        "optim.MFAC",
+        "ngrads=0",
+        ValueError,
+        "Invalid ngrads: 0 (must be an integer >= 1)",
+        _api("optim.MFAC", list(_mlp().parameters()), ngrads=0),
+    ),
+    Case(
+        "optim.MFAC",
+        "momentum=1",
+        ValueError,
+        "Invalid momentum value: 1.0 (must be in [0, 1))",
+        _api("optim.MFAC", list(_mlp().parameters()), momentum=1.0),
+    ),
+    Case(
+        "optim.MFAC",
+        "momentum=nan",
+        ValueError,
+        "Invalid momentum value: nan (must be in [0, 1))",
+        _api("optim.MFAC", list(_mlp().parameters()), momentum=NAN),
+    ),
+    Case(
+        "optim.MFAC",
+        "weight_decay=-1",
+        ValueError,
+        "Invalid weight_decay value: -1 (must be >= 0)",
+        _api("optim.MFAC", list(_mlp().parameters()), weight_decay=-1),
+    ),
+    Case(
+        "optim.MFAC",
+        "window_dtype=torch.int32",
+        TypeError,
+        "Invalid window_dtype: torch.int32 (must be a floating point dtype)",
+        _api("optim.MFAC", list(_mlp().parameters()), window_dtype=torch.int32),
+    ),
+    Case(
+        "optim.make_optimizer",
+        'name="adagrad"',
+        ValueError,
+        "unknown optimizer 'adagrad'; valid optimizer names",
+        _api("optim.make_optimizer", "adagrad", list(_mlp().parameters()), lr=0.1),
+    ),
+    Case(
+        "optim.make_optimizer",
+        "lr=nan",
+        ValueError,
+        "lr must be a finite number in [0.0, inf)",
+        _api("optim.make_optimizer", "sgd", list(_mlp().parameters()), lr=NAN),
+    ),
+    # ---- federated -----------------------------------------------------------------------------------
+    Case("federated.run_federated", "rounds=0", ValueError, "rounds must be >= 1", _federated(rounds=0)),
+    Case(
+        "federated.run_federated", "lr=nan", ValueError, "lr must be a finite number in (0.0, inf)", _federated(lr=NAN)
+    ),
+    Case(
+        "federated.run_federated", "sampling=0", ValueError, "sampling must lie in (0.0, 1.0]", _federated(sampling=0.0)
+    ),
+    Case(
+        "federated.run_federated",
+        'aggregator="avg"',
+        ValueError,
+        "unknown aggregator 'avg'; valid aggregator names",
+        _federated(aggregator="avg"),
+    ),
+    Case(
+        "federated.run_federated",
+        "config a dict",
+        TypeError,
+        "config must be a FederatedConfig",
+        _api("federated.run_federated", DATA, config={"rounds": 2}),
+    ),
+    Case(
+        "federated.run_federated",
+        "an array for dataset",
+        TypeError,
+        "dataset must be a MultiSourceDataset",
+        _api("federated.run_federated", np.zeros(3)),
+    ),
+    # ---- learners (more) -----------------------------------------------------------------------------
+    Case(
+        "learners.make_learner",
+        'name="svm"',
+        ValueError,
+        "unknown learner 'svm'; use a registered name",
+        _api("learners.make_learner", "svm"),
+    ),
+    Case("learners.TorchClassifier.fit", "epochs=0", ValueError, "epochs must be >= 1", _torch_fit(epochs=0)),
+    Case(
+        "learners.TorchClassifier.fit",
+        'architecture="rnn"',
+        ValueError,
+        "architecture must be one of ['cnn', 'mlp']",
+        _torch_fit(architecture="rnn"),
+    ),
+    Case(
+        "learners.CompressedClassifier.fit",
+        "sparsity=1.5",
+        ValueError,
+        "sparsity must lie in [0.0, 1.0)",
+        lambda _: _fit_compressed(sparsity=1.5),
+    ),
+    Case(
+        "learners.CompressedClassifier.fit",
+        'method="foo"',
+        ValueError,
+        "unknown pruning method 'foo'; valid pruning method names",
+        lambda _: _fit_compressed(method="foo"),
+    ),
+    # ---- compress (more) -----------------------------------------------------------------------------
+    Case(
+        "compress.magnitude_prune_layer",
+        "W all NaN",
+        ValueError,
+        "W contains NaN or infinite values",
+        _api("compress.magnitude_prune_layer", torch.full((4, 8), NAN), sparsity=0.5),
+    ),
+    Case(
+        "compress.magnitude_prune_layer",
+        "W 1-D",
+        ValueError,
+        "W must be a 2-D floating tensor (rows x columns)",
+        _api("compress.magnitude_prune_layer", torch.ones(8), sparsity=0.5),
+    ),
+    Case(
+        "compress.wanda_prune_layer",
+        "H (4, 4) for W (4, 8)",
+        ValueError,
+        "H must have shape (8, 8) for W of shape (4, 8)",
+        _api("compress.wanda_prune_layer", torch.ones(4, 8), torch.eye(4), sparsity=0.5),
+    ),
+    Case(
+        "compress.wanda_prune_layer",
+        "H all NaN",
+        ValueError,
+        "H contains NaN or infinite values",
+        _api("compress.wanda_prune_layer", torch.ones(4, 8), torch.full((8, 8), NAN), sparsity=0.5),
+    ),
+    Case(
+        "compress.wanda_prune_layer",
+        "mask (3, 3) for W (4, 8)",
+        ValueError,
+        "mask must have the shape of W (4, 8)",
+        _api("compress.wanda_prune_layer", torch.ones(4, 8), torch.eye(8), mask=torch.ones(3, 3, dtype=torch.bool)),
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer",
+        "H = -I (not PD)",
+        ValueError,
+        "the Hessian is not positive definite even with damping",
+        _sparsegpt(H=-torch.eye(8), sparsity=0.5),
+    ),
+    Case(
+        "compress.sparsegpt_prune_layer",
+        "W a numpy array",
+        ValueError,
+        "W must be a 2-D floating tensor",
+        _sparsegpt(W=np.ones((4, 8)), sparsity=0.5),
+    ),  # type: ignore[arg-type]
+    Case(
+        "compress.check_target",
+        "bits=3.5",
+        TypeError,
+        "bits must be an integer",
+        _api("compress.check_target", 0.5, pattern="2:4", bits=3.5),
+    ),
+    Case(
+        "compress.minmax_grid",
+        "bits=0",
+        ValueError,
+        "bits must be >= 2",
+        _api("compress.minmax_grid", torch.ones(4, 8), 0),
+    ),
+    Case(
+        "compress.HessianAccumulator",
+        "columns=0",
+        ValueError,
+        "columns must be >= 1",
+        _api("compress.HessianAccumulator", 0),
+    ),
+    Case(
+        "compress.HessianAccumulator.add_batch",
+        "inputs of 5 features for 8 columns",
+        ValueError,
+        "input has 5 features, expected 8",
+        _hessian_columns,
+    ),
+    Case(
+        "compress.get_pruner",
+        'method="obs"',
+        ValueError,
+        "unknown pruning method 'obs'; valid pruning method names",
+        _api("compress.get_pruner", "obs"),
+    ),
+    Case(
+        "compress.plan_pruning",
+        "sparsity=-0.1",
+        ValueError,
+        "sparsity must lie in [0.0, 1.0)",
+        _api("compress.plan_pruning", "sparsegpt", sparsity=-0.1),
+    ),
+    Case(
+        "compress.plan_pruning",
+        'options={"blocksz": 3}',
+        ValueError,
+        "unknown option 'blocksz' for pruning method 'sparsegpt'; valid options",
+        _api("compress.plan_pruning", "sparsegpt", options={"blocksz": 3}),
+    ),
+    Case(
+        "compress.plan_pruning",
+        'options={"blocksize": 0}',
+        ValueError,
+        "blocksize must be >= 1",
+        _api("compress.plan_pruning", "sparsegpt", options={"blocksize": 0}),
+    ),
+    Case(
+        "compress.prune_model",
+        "a model with no Linear layer",
+        ValueError,
+        "ReLU has no nn.Linear",
+        _api("compress.prune_model", torch.nn.ReLU(), torch.randn(8, 2)),
+    ),
+    Case(
+        "compress.perplexity",
+        "seqlen=0",
+        ValueError,
+        "seqlen must be >= 2",
+        _api("compress.perplexity", _mlp(), torch.ones(10, dtype=torch.long), seqlen=0),
+    ),
+    Case(
+        "compress.find_adapter",
+        'family="opt" for an MLP',
+        ValueError,
+        "so it is not a opt model",
+        _api("compress.find_adapter", _mlp(), family="opt"),
+        argument="opt",
+    ),
+    Case(
+        "compress.sparsity_report",
+        'pattern="x"',
+        ValueError,
+        "pattern must look like 'N:M'",
+        _api("compress.sparsity_report", _mlp(), pattern="x"),
+    ),
+    Case(
+        "compress.owl_layer_sparsity",
+        "sparsity=1.5",
+        ValueError,
+        "sparsity must lie in [0.0, 1.0)",
+        _api("compress.owl_layer_sparsity", _mlp(), torch.randn(8, 2), 1.5),
+    ),
+    Case(
+        "compress.mfac_obs_prune",
+        "no calibration batches",
+        ValueError,
+        "batches gave 0 calibration batches but ngrads=64",
+        _api("compress.mfac_obs_prune", _mlp(), torch.nn.functional.cross_entropy, [], 0.5),
+    ),
     # ---- filtering -----------------------------------------------------------------------------------
     Case(
         "filtering.threshold_majority",
@@ -540,29 +1087,35 @@ CASES: list[Case] = [
         "aggregation.aggregate",
         "trimmed_mean params={'beta': 0.1}",
         ValueError,
-        "beta",
+        "trimmed_mean has no option(s) ['beta']",
         _aggregate("trimmed_mean", n_bad=1, params={"beta": 0.1}),
     ),
     # ---- runner --------------------------------------------------------------------------------------
-    Case("runner.Store", "a folder", Exception, "", _store(lambda tmp: tmp)),
-    Case("runner.Store", "a 0-byte file", Exception, "", _store(lambda tmp: _file(tmp, "empty.sqlite", b""))),
+    Case("runner.Store", "a folder", StoreError, "is a directory; give a file path", _store(lambda tmp: tmp)),
+    Case(
+        "runner.Store",
+        "a 0-byte file",
+        StoreError,
+        "is an empty file (0 bytes)",
+        _store(lambda tmp: _file(tmp, "empty.sqlite", b"")),
+    ),
     Case(
         "runner.Store",
         "a text file",
-        Exception,
-        "",
+        StoreError,
+        "is not a SQLite database",
         _store(lambda tmp: _file(tmp, "notes.sqlite", b"not a database\n" * 100)),
     ),
     # ---- cli -----------------------------------------------------------------------------------------
     cli("prune", "--calib-tokens -5", "--calib-tokens must be >= 1", "--calib-tokens", "-5"),
     cli("prune", "--calib-tokens 0", "--calib-tokens must be >= 1", "--calib-tokens", "0"),
-    cli("prune", "--seqlen 0", "--seqlen must be >= 1", "--seqlen", "0"),
+    cli("prune", "--seqlen 0", "--seqlen must be >= 2", "--seqlen", "0"),
     cli("prune", "--percdamp -1", "percdamp must lie in", "--percdamp", "-1"),
     cli("prune", "--percdamp nan", "percdamp must be a finite number", "--percdamp", "nan"),
     cli("prune", "--blocksize 0", "blocksize must be >= 1", "--blocksize", "0"),
     cli("prune", "--sparsity 1", "sparsity must lie in [0.0, 1.0)", "--sparsity", "1"),
     cli("prune", "--bits 1", "bits must", "--bits", "1"),
-    cli("prune", "--eval-tokens 0", "--eval-tokens must be >= 1", "--eval-tokens", "0"),
+    cli("prune", "--eval-tokens 0", "--eval-tokens must be >= 512", "--eval-tokens", "0"),
     cli("prune", "--calib-corpora klingon", "klingon", "--calib-corpora", "klingon"),
     cli("prune", "--device tpu", "device must", "--device", "tpu"),
     cli("prune", "--model nowhere/", "--model must be one of", "--model", "nowhere/"),
@@ -570,84 +1123,16 @@ CASES: list[Case] = [
     cli("report", "STORE is a 0-byte file", "STORE", "{tmp}/empty.sqlite", files={"empty.sqlite": ""}),
     cli("report", "STORE is missing", "STORE", "{tmp}/missing.sqlite"),
     cli("report", "STORE is a folder", "STORE", "{tmp}"),
-    cli(
-        "bound", "--alpha 0.5", "alpha must lie in [0.0, 0.5)", "--N", "10", "--m", "100", "--alpha", "0.5", "--vc", "3"
-    ),
-    cli(
-        "bound",
-        "--alpha nan",
-        "alpha must be a finite number",
-        "--N",
-        "10",
-        "--m",
-        "100",
-        "--alpha",
-        "nan",
-        "--vc",
-        "3",
-    ),
-    cli(
-        "bound",
-        "--delta inf",
-        "delta must be a finite number",
-        "--N",
-        "10",
-        "--m",
-        "100",
-        "--alpha",
-        "0.1",
-        "--delta",
-        "inf",
-        "--vc",
-        "3",
-    ),
-    cli("bound", "--N 0", "n_sources must be >= 1", "--N", "0", "--m", "100", "--alpha", "0.1", "--vc", "3"),
-    cli("bound", "--m -5", "m must be >= 1", "--N", "10", "--m", "-5", "--alpha", "0.1", "--vc", "3"),
-    cli("bound", "--vc -1", "must be >= 0", "--N", "10", "--m", "100", "--alpha", "0.1", "--vc", "-1"),
-    cli(
-        "bound",
-        "--rademacher 2",
-        "must lie in [0.0, 1.0]",
-        "--N",
-        "10",
-        "--m",
-        "100",
-        "--alpha",
-        "0.1",
-        "--rademacher",
-        "2",
-    ),
-    cli(
-        "bound",
-        "--solve-m without --epsilon",
-        "--epsilon",
-        "--N",
-        "10",
-        "--m",
-        "100",
-        "--alpha",
-        "0.1",
-        "--vc",
-        "3",
-        "--solve-m",
-    ),
-    cli(
-        "bound",
-        "--solve-m --epsilon -1",
-        "epsilon must",
-        "--N",
-        "10",
-        "--m",
-        "100",
-        "--alpha",
-        "0.1",
-        "--vc",
-        "3",
-        "--solve-m",
-        "--epsilon",
-        "-1",
-    ),
-    cli("bound", "--m ten", "invalid int value", "--N", "10", "--m", "ten", "--alpha", "0.1", "--vc", "3"),
+    bound("--alpha 0.5", "alpha must lie in [0.0, 0.5)", alpha="0.5"),
+    bound("--alpha nan", "alpha must be a finite number in [0.0, 0.5)", alpha="nan"),
+    bound("--delta inf", "delta must be a finite number in (0.0, 1.0)", "--delta", "inf"),
+    bound("--N 0", "n_sources (N) must be >= 1", N="0"),
+    bound("--m -5", "m (samples per source) must be >= 1", m="-5"),
+    bound("--vc -1", "d (VC dimension) must be >= 1", vc="-1"),
+    bound("--rademacher 2", "must lie in [0.0, 1.0]", "--rademacher", "2", vc=None),
+    bound("--solve-m without --epsilon", "--solve-m / --solve-n need --epsilon", "--solve-m"),
+    bound("--epsilon -1 --solve-m", "epsilon must lie in (0.0, inf)", "--epsilon", "-1", "--solve-m"),
+    bound("--m ten", "argument --m: invalid int value", m="ten"),
     cli("run", "SPEC is missing", "SPEC", "{tmp}/nope.toml"),
     cli("run", "--jobs 0", "--jobs must be >= 1", "{tmp}/nope.toml", "--jobs", "0"),
 ]

@@ -109,6 +109,8 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
         axes[0, col].set_title(attack)
         axes[1, col].set_xlabel("m (samples per source)")
         axes[1, col].set_xscale("log")
+        axes[1, col].set_xticks(ms, [str(m) for m in ms], minor=False)
+        axes[1, col].xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     axes[0, 0].set_ylabel("AUC: disc ranks bad pairs\nabove clean pairs")
     axes[1, 0].set_ylabel("mean disc of clean pairs\n(1 = over-fit)")
     axes[0, 0].legend(fontsize=8)

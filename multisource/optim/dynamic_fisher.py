@@ -37,6 +37,9 @@ from multisource.utils.validation import check_int
 
 _FACTOR_DTYPE = torch.float64
 
+STATE_KEYS: tuple[str, ...] = ("grads", "gram", "factor", "index", "count", "damp")
+"""The tensors of a window's state (module docstring)."""
+
 
 def cholesky_rank_one_update(factor: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The lower Cholesky factor of L L^T + x x^T, in O(n^2) with no Python loop.
@@ -46,7 +49,12 @@ def cholesky_rank_one_update(factor: torch.Tensor, x: torch.Tensor) -> torch.Ten
     (Gill, Golub, Murray & Saunders 1974, method C1). So column j of L C is
     L[:, j] C_jj + p_j / sqrt(s_j s_{j-1}) * sum_{i>j} p_i L[:, i], a suffix sum over columns.
     """
+    if not isinstance(factor, torch.Tensor) or factor.ndim != 2 or factor.shape[0] != factor.shape[1]:
+        raise ValueError(f"factor must be a square (n, n) tensor, got {getattr(factor, 'shape', type(factor))}")
     n = factor.shape[0]
+    if not isinstance(x, torch.Tensor) or x.shape != (n,):
+        raise ValueError(f"x must be a vector of length n={n} (the factor's size), got {getattr(x, 'shape', type(x))}")
+    check_finite_gradients("x", x)
     if n == 0:
         return factor.clone()
     p = torch.linalg.solve_triangular(factor, x.unsqueeze(1), upper=False).squeeze(1)
@@ -75,6 +83,11 @@ class DynamicInverseFisher:
     """
 
     def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        missing = [key for key in STATE_KEYS if not isinstance(state.get(key), torch.Tensor)]
+        if missing:
+            raise ValueError(
+                f"state must hold the tensors {list(STATE_KEYS)} (build one with .empty), missing {missing}"
+            )
         self.state = state
 
     @classmethod

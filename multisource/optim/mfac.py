@@ -12,9 +12,7 @@ import torch
 from torch.optim import Optimizer
 
 from multisource.optim.checks import check_damp, check_lr, check_ngrads
-from multisource.optim.dynamic_fisher import DynamicInverseFisher
-
-_FISHER_KEYS = ("grads", "gram", "factor", "index", "count", "damp")
+from multisource.optim.dynamic_fisher import STATE_KEYS, DynamicInverseFisher
 
 
 def _window_dtype(params: list[torch.Tensor], window_dtype: torch.dtype | None) -> torch.dtype:
@@ -180,7 +178,7 @@ class MFAC(Optimizer):
             if all(p.grad is None for p in params):
                 continue
             state = self._group_state(group)
-            fisher = DynamicInverseFisher({key: state[key] for key in _FISHER_KEYS})
+            fisher = DynamicInverseFisher({key: state[key] for key in STATE_KEYS})
             fisher.set_damp(group["damp"])
             wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
             grad, used = self._flat_gradient(params, state["grads"], 0.0 if decoupled else wd)

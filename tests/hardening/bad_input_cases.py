@@ -811,6 +811,35 @@ CASES: list[Case] = [
         "lr must be a finite number in [0.0, inf)",
         _api("optim.make_optimizer", "sgd", list(_mlp().parameters()), lr=NAN),
     ),
+    Case(
+        "optim.cholesky_rank_one_update",
+        "x of length 4 for a (3, 3) factor",
+        ValueError,
+        "x must be a vector of length n=3",
+        _api("optim.cholesky_rank_one_update", torch.eye(3), torch.ones(4)),
+    ),
+    Case(
+        "optim.cholesky_rank_one_update",
+        "factor (3, 2)",
+        ValueError,
+        "factor must be a square (n, n) tensor",
+        _api("optim.cholesky_rank_one_update", torch.ones(3, 2), torch.ones(3)),
+    ),
+    Case(
+        "optim.cholesky_rank_one_update",
+        "x with a NaN",
+        ValueError,
+        "x contains NaN or infinite values",
+        _api("optim.cholesky_rank_one_update", torch.eye(3), torch.tensor([1.0, NAN, 0.0])),
+    ),
+    Case(
+        "optim.DynamicInverseFisher",
+        "state={} (empty)",
+        ValueError,
+        "state must hold the tensors ['grads', 'gram', 'factor', 'index', 'count', 'damp']",
+        _api("optim.DynamicInverseFisher", {}),
+        argument="state",
+    ),
     # ---- federated -----------------------------------------------------------------------------------
     Case("federated.run_federated", "rounds=0", ValueError, "rounds must be >= 1", _federated(rounds=0)),
     Case(

@@ -84,6 +84,19 @@ def _stack(tensors: list[torch.Tensor], name: str) -> torch.Tensor:
     return torch.stack(_same_length(tensors, name))
 
 
+def aliases_writeable_input(vectors: object, X: torch.Tensor) -> bool:
+    """Whether X (from :func:`as_matrix`) is the caller's own writeable memory, so writing X writes it.
+
+    False for a sequence of vectors (stacked into a new array), a converted dtype or layout (copied),
+    a read-only numpy array, and a tensor that requires grad (a leaf autograd must not see changed).
+    """
+    if isinstance(vectors, torch.Tensor):
+        return not vectors.requires_grad and vectors.data_ptr() == X.data_ptr() and vectors.dtype == X.dtype
+    if isinstance(vectors, np.ndarray):
+        return bool(vectors.flags.writeable) and X.device.type == "cpu" and np.shares_memory(vectors, X.numpy())
+    return False
+
+
 def check_like(name: str, vector: object, X: torch.Tensor) -> torch.Tensor:
     """A (d,) vector (e.g. FLTrust's trusted reference) as a finite tensor on X's device and dtype."""
     v, _ = _to_tensor(vector, name)

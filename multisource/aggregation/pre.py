@@ -8,10 +8,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, matmul, reject_if_nonfinite, row_norms_squared
+from multisource.aggregation.arrays import (
+    Vectors,
+    aliases_writeable_input,
+    as_matrix,
+    matmul,
+    reject_if_nonfinite,
+    row_norms_squared,
+)
 from multisource.aggregation.distances import squared_distances
 from multisource.aggregation.registry import AT_MOST_N, FEWER_THAN_N, PRE_AGGREGATORS, register
-from multisource.utils.validation import SeedLike, check_int, check_random_state, check_real
+from multisource.utils.validation import SeedLike, check_bool, check_int, check_random_state, check_real
 
 
 def _averaging(rows: np.ndarray, groups: np.ndarray, n: int, X: torch.Tensor) -> torch.Tensor:
@@ -77,8 +84,17 @@ def bucketing(vectors: Vectors, *, s: int = 1, seed: SeedLike = None) -> Vectors
     return restore(means)
 
 
-def _clip_to(X: torch.Tensor, norms: torch.Tensor, threshold: float) -> torch.Tensor:
-    """A copy of X whose rows of norm above ``threshold`` are scaled down to it."""
+def _clip_to(vectors: Vectors, X: torch.Tensor, norms: torch.Tensor, threshold: float, copy: bool) -> torch.Tensor:
+    """X with its rows of norm above ``threshold`` scaled down to it.
+
+    ``copy=False`` scales those rows of the caller's own array in place when X is that array's memory
+    and it is writeable (as scikit-learn's ``copy=False``: no copy is made where one can be avoided);
+    otherwise a new array is returned.
+    """
+    if not copy and aliases_writeable_input(vectors, X):
+        for i in torch.nonzero(norms > threshold).flatten().tolist():
+            X[i].mul_(threshold / float(norms[i]))
+        return X
     factor = torch.where(norms > threshold, threshold / torch.where(norms > 0, norms, 1.0), 1.0).to(X.dtype)
     if X.device.type == "cpu":  # numpy writes a fresh (n, d) array several times faster than torch
         return torch.from_numpy(X.numpy() * factor.numpy()[:, None])
@@ -89,42 +105,47 @@ def _clip_to(X: torch.Tensor, norms: torch.Tensor, threshold: float) -> torch.Te
     PRE_AGGREGATORS,
     "static_clipping",
     condition=None,
-    options=("c",),
+    options=("c", "copy"),
     paper="fixed-threshold baseline of Allouah et al., arXiv:2405.14432, 2024",
 )
-def static_clipping(vectors: Vectors, *, c: float = 2.0) -> Vectors:
+def static_clipping(vectors: Vectors, *, c: float = 2.0, copy: bool = True) -> Vectors:
     """Static clipping: each input ``x_i <- x_i min(1, c / ||x_i||)``.
 
     The fixed-threshold baseline that ARC adapts (Allouah et al. 2024, Section 3). ``c >= 0``.
-    Unlike ByzFL's ``Clipping``, the input is not modified in place. NaN/inf: rejected.
+    By default the input is left intact; ``copy=False`` clips the rows of a writeable float32/float64
+    input in place and returns it, as ByzFL's ``Clipping`` always does. NaN/inf: rejected.
     """
     X, restore = as_matrix(vectors)
     c = check_real("c", c, low=0.0)
+    copy = check_bool("copy", copy)
     norms = row_norms_squared(X, "static_clipping").sqrt()
-    return restore(_clip_to(X, norms, c))
+    return restore(_clip_to(vectors, X, norms, c, copy))
 
 
 @register(
     PRE_AGGREGATORS,
     "arc",
     condition=AT_MOST_N,
+    options=("copy",),
     paper="Allouah, Guerraoui, Gupta, Jellouli, Rizk, Stephan, arXiv:2405.14432, 2024 (Algorithm 1)",
 )
-def arc(vectors: Vectors, *, n_bad: int) -> Vectors:
+def arc(vectors: Vectors, *, n_bad: int, copy: bool = True) -> Vectors:
     """Adaptive robust clipping, ARC (Allouah et al., arXiv:2405.14432, 2024, Algorithm 1).
 
     Paper: "The vital role of gradient clipping in Byzantine-resilient distributed learning".
 
     The ``k = floor(2 (n_bad / n) (n - n_bad))`` inputs of largest norm are clipped to the norm of
     the largest one left; k is computed in exact integer arithmetic (ByzFL's float expression can
-    round one below it). Needs n >= n_bad. NaN/inf: rejected.
+    round one below it). Needs n >= n_bad. ``copy=False`` clips in place where it can, as in
+    :func:`static_clipping`. NaN/inf: rejected.
     """
     X, restore = as_matrix(vectors)
     n = X.shape[0]
     n_bad = AT_MOST_N.check("arc", n, n_bad)
+    copy = check_bool("copy", copy)
     norms = row_norms_squared(X, "arc").sqrt()
     k = 2 * n_bad * (n - n_bad) // n
     if k == 0 or k >= n:
-        return restore(X.clone())
+        return restore(X.clone() if copy else X)
     threshold = float(torch.sort(norms).values[n - k - 1])
-    return restore(_clip_to(X, norms, threshold))
+    return restore(_clip_to(vectors, X, norms, threshold, copy))

@@ -121,3 +121,44 @@ def test_arc_clips_the_exact_integer_count_where_byzfl_rounds_one_below():
     assert int(2 * 33 / 242 * 209) == 56
     assert np.count_nonzero(norms < np.arange(1.0, 243.0)) == 57
     assert np.allclose(norms[-57:], 242 - 57)
+
+
+@pytest.mark.parametrize("name", ["static_clipping", "arc"])
+@pytest.mark.parametrize("backend", ["numpy", "torch32"])
+def test_clipping_in_place_writes_byzfls_result_into_the_callers_array(byzfl, honest_and_outliers, name, backend):
+    # ByzFL's Clipping and ARC always write into their input; ours do so only with copy=False.
+    X = honest_and_outliers(11, 3, d=6, seed=5)
+    ours = {"static_clipping": lambda V: agg.static_clipping(V, c=3.0, copy=False),
+            "arc": lambda V: agg.arc(V, n_bad=3, copy=False)}[name]  # fmt: skip
+    theirs = {"static_clipping": byzfl[1].Clipping(3.0), "arc": byzfl[1].ARC(3)}[name]
+    V = X.copy() if backend == "numpy" else torch.tensor(X, dtype=torch.float32)
+    expected = np.asarray(theirs(_byzfl_input(V)), dtype=np.float64)
+    result = ours(V)
+    if backend == "numpy":
+        assert np.shares_memory(result, V)
+    else:
+        assert result.data_ptr() == V.data_ptr()
+    atol = 1e-6 if backend == "numpy" else 8 * 2.0**-23 * float(np.abs(X).max())
+    np.testing.assert_allclose(np.asarray(V, dtype=np.float64), expected, rtol=0, atol=atol)
+
+
+def _values(V):
+    """float64 numpy copy of an array, a tensor (requiring grad or not) or a list of rows."""
+    if isinstance(V, torch.Tensor):
+        return V.detach().to(torch.float64).numpy().copy()
+    return np.array(np.stack(V) if isinstance(V, list) else V, dtype=np.float64)
+
+
+@pytest.mark.parametrize("name", ["static_clipping", "arc"])
+def test_clipping_with_copy_false_leaves_what_it_cannot_write_unchanged(honest_and_outliers, name):
+    # A read-only array, a list of rows, a leaf that requires grad and a float16 tensor (computed in
+    # float32) cannot be clipped in place: each gets a new array, equal to the copy=True result.
+    rule = {"static_clipping": lambda V, copy: agg.static_clipping(V, c=3.0, copy=copy),
+            "arc": lambda V, copy: agg.arc(V, n_bad=3, copy=copy)}[name]  # fmt: skip
+    X = honest_and_outliers(11, 3, d=6, seed=6)
+    frozen = X.copy()
+    frozen.setflags(write=False)
+    for V in (frozen, list(X), torch.tensor(X, requires_grad=True), torch.tensor(X, dtype=torch.float16)):
+        before = _values(V)
+        np.testing.assert_array_equal(_values(rule(V, False)), _values(rule(V, True)))
+        np.testing.assert_array_equal(_values(V), before)

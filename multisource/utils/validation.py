@@ -13,9 +13,14 @@ SeedLike = int | np.random.Generator | None
 
 
 def check_random_state(seed: SeedLike) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from an int seed, a Generator (returned as is) or None."""
-    if seed is None or isinstance(seed, numbers.Integral):
-        return np.random.default_rng(seed)
+    """A ``numpy.random.Generator`` from an int seed >= 0, a Generator (returned as is) or None.
+
+    A negative seed is refused here rather than by numpy's ``SeedSequence``; so is a bool (not a seed).
+    """
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.default_rng(check_int("seed", seed, minimum=0))
     if isinstance(seed, np.random.Generator):
         return seed
     raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")

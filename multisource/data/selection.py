@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from multisource.utils.validation import check_finite_array
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -33,9 +35,14 @@ class Selection:
 
     @classmethod
     def from_mask(cls, kept: np.ndarray, sizes: np.ndarray, **info: object) -> Selection:
-        """Hard selection: weights proportional to ``sizes`` on the kept sources."""
-        kept = np.asarray(kept, dtype=bool)
+        """Hard selection: weights proportional to ``sizes`` (N positive counts) on the kept sources."""
+        kept = np.asarray(kept)
+        if kept.dtype != np.bool_ or kept.ndim != 1:
+            raise TypeError(f"kept must be an (N,) boolean mask, got {kept.dtype} of shape {kept.shape}")
         if not kept.any():
             raise ValueError("kept must keep at least one source, got an all-False mask")
-        w = np.where(kept, np.asarray(sizes, dtype=np.float64), 0.0)
+        counts = check_finite_array("sizes", sizes)
+        if counts.shape != kept.shape or np.any(counts <= 0):
+            raise ValueError(f"sizes must hold {kept.size} positive counts, one per source, got {counts.tolist()}")
+        w = np.where(kept, counts, 0.0)
         return cls(kept=kept, weights=w / w.sum(), info=dict(info))

@@ -9,7 +9,27 @@ from multisource.utils.validation import check_finite_array, check_int, n_bad_so
 
 
 def check_disc_matrix(disc: object, sizes: object, *, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``disc`` as a symmetric (N, N) float64 matrix with zero diagonal and ``sizes`` as (N,) positive ints.
+    """``disc`` as a symmetric (N, N) float64 matrix with zero diagonal (:func:`check_disc`) and ``sizes`` as
+    (N,) positive ints.
+
+    Raises
+    ------
+    ValueError
+        When ``disc`` is refused by :func:`check_disc`, or ``sizes`` does not hold one positive count per source.
+    """
+    disc = check_disc(disc, partial=partial)
+    sizes_arr = np.asarray(sizes)
+    if sizes_arr.shape != (disc.shape[0],):
+        raise ValueError(f"sizes must have shape ({disc.shape[0]},) (one count per source), got {sizes_arr.shape}")
+    if not np.issubdtype(sizes_arr.dtype, np.integer) and not np.all(sizes_arr == np.round(sizes_arr)):
+        raise ValueError(f"sizes must hold integer sample counts, got {sizes_arr.tolist()}")
+    if np.any(sizes_arr < 1):
+        raise ValueError(f"sizes must be >= 1: every source needs at least one sample, got {sizes_arr.tolist()}")
+    return disc, sizes_arr.astype(np.int64)
+
+
+def check_disc(disc: object, *, partial: bool = False) -> np.ndarray:
+    """``disc`` as a symmetric (N, N) float64 matrix, N >= 1, with non-negative entries and zero diagonal.
 
     With ``partial``, NaN marks a pair that was not evaluated (a sampled matrix, ``pair_sample`` of
     the linear discrepancy): allowed off the diagonal, in a symmetric pattern, and kept in the result.
@@ -18,8 +38,7 @@ def check_disc_matrix(disc: object, sizes: object, *, partial: bool = False) -> 
     ------
     ValueError
         When ``disc`` is not square, has NaN/inf or negative entries, is not symmetric or has a non-zero
-        diagonal (a discrepancy is a pseudo-metric, ``disc(S_i, S_i) = 0``), or ``sizes`` does not
-        hold one positive count per source.
+        diagonal (a discrepancy is a pseudo-metric, ``disc(S_i, S_i) = 0``).
     """
     unevaluated = np.isnan(np.asarray(disc, dtype=np.float64)) if partial else None
     if unevaluated is not None and unevaluated.ndim == 2 and len(set(unevaluated.shape)) == 1:
@@ -45,16 +64,9 @@ def check_disc_matrix(disc: object, sizes: object, *, partial: bool = False) -> 
         )
     if np.any(np.abs(np.diag(disc)) > 1e-9):
         raise ValueError(f"disc must have a zero diagonal: disc(S_i, S_i) = 0, got diagonal {np.diag(disc).tolist()}")
-    sizes_arr = np.asarray(sizes)
-    if sizes_arr.shape != (disc.shape[0],):
-        raise ValueError(f"sizes must have shape ({disc.shape[0]},) (one count per source), got {sizes_arr.shape}")
-    if not np.issubdtype(sizes_arr.dtype, np.integer) and not np.all(sizes_arr == np.round(sizes_arr)):
-        raise ValueError(f"sizes must hold integer sample counts, got {sizes_arr.tolist()}")
-    if np.any(sizes_arr < 1):
-        raise ValueError(f"sizes must be >= 1: every source needs at least one sample, got {sizes_arr.tolist()}")
     if unevaluated is not None and unevaluated.any():
         disc = np.where(unevaluated, np.nan, disc)
-    return disc, sizes_arr.astype(np.int64)
+    return disc
 
 
 def rule_n_bad(n_sources: int, alpha: float | None, n_bad: int | None, *, rule: str) -> int:

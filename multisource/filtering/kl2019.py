@@ -17,7 +17,7 @@ import numpy as np
 
 from multisource.bounds.kl2019 import kl2019_objective, kl2019_weights
 from multisource.data.selection import Selection
-from multisource.filtering.checks import check_disc_matrix
+from multisource.filtering.checks import check_disc, check_disc_matrix
 from multisource.filtering.registry import FILTERING_RULES, RuleContext
 from multisource.learners.kl2019_cv import select_lambda
 from multisource.utils.validation import check_int
@@ -30,7 +30,7 @@ def central_source(disc: np.ndarray) -> int:
     filter threshold ``s``, so its median is ``<= s``; the most central source is clean or within
     ``s`` of clean data. Ties go to the lowest index.
     """
-    return int(np.argmin(np.median(disc, axis=1)))
+    return int(np.argmin(np.median(check_disc(disc), axis=1)))
 
 
 def resolve_cv_lambda(context: RuleContext | None, params: dict[str, Any]) -> dict[str, Any]:

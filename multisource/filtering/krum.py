@@ -18,12 +18,15 @@ import warnings
 import numpy as np
 
 from multisource.data.selection import Selection
-from multisource.filtering.checks import check_disc_matrix, evaluated_rows, keep_smallest, rule_n_bad
+from multisource.filtering.checks import check_disc, check_disc_matrix, evaluated_rows, keep_smallest, rule_n_bad
 from multisource.filtering.registry import FILTERING_RULES
+from multisource.utils.validation import check_int
 
 
 def krum_scores(disc: np.ndarray, n_bad: int) -> np.ndarray:
     """(N,) Krum scores ``sum of the N - n_bad - 2 smallest d_ij over j != i`` (estimated on a sampled matrix)."""
+    disc = check_disc(disc, partial=True)
+    n_bad = check_int("n_bad", n_bad, minimum=0)
     n = disc.shape[0]
     n_neighbours = n - n_bad - 2
     if n_neighbours < 1:

@@ -25,7 +25,7 @@ import numpy as np
 from multisource.bounds.complexity import VCComplexity
 from multisource.bounds.theorems import theory_threshold
 from multisource.data.selection import Selection
-from multisource.filtering.checks import check_disc_matrix, kth_smallest_per_row, rule_n_bad
+from multisource.filtering.checks import check_disc, check_disc_matrix, kth_smallest_per_row, rule_n_bad
 from multisource.filtering.registry import FILTERING_RULES, RuleContext
 from multisource.utils.validation import check_int, check_real
 
@@ -43,8 +43,8 @@ def derived_threshold(disc: np.ndarray, k: int) -> float:
     ``s = 2 Delta_m``. When the clean pairwise discrepancies lie in ``[eps/2, eps]`` every clean
     source is kept; sources farther than ``2 eps`` from every clean source are dropped.
     """
-    n = disc.shape[0]
-    k = check_int("k", k, minimum=1, maximum=n)
+    disc = check_disc(disc)
+    k = check_int("k", k, minimum=1, maximum=disc.shape[0])
     r = kth_smallest_per_row(disc, k)
     return float(2.0 * np.partition(r, k - 1)[k - 1])
 

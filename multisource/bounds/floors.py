@@ -94,6 +94,7 @@ def multisource_lower_bound(n_sources: int, m: int, alpha: float, delta: float, 
     m = check_int("m (samples per source)", m, minimum=1)
     alpha = check_alpha(alpha)
     delta = check_delta(delta)
+    tol = check_real("tol", tol, low=0.0, low_open=True)  # 0 or NaN would never end the bisection
     if delta >= 0.5:
         raise ValueError(
             f"delta must lie in (0, 0.5) for a lower bound (failing with probability 1/2 is trivial), got {delta}"

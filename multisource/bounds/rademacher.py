@@ -29,7 +29,7 @@ from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from multisource.utils.threads import single_threaded_blas
-from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state
+from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state, check_real
 
 #: The largest sample size :func:`exact_rademacher` enumerates (2^n sign vectors).
 MAX_EXACT_N = 20
@@ -65,6 +65,10 @@ class FiniteClass:
     """
 
     predict: Callable[[np.ndarray], np.ndarray]
+
+    def __post_init__(self) -> None:
+        if not callable(self.predict):
+            raise TypeError(f"predict must be a callable X -> (K, n) matrix of +-1, got {self.predict!r}")
 
     def max_correlation(self, X: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         P = np.asarray(self.predict(X), dtype=np.float64)
@@ -118,6 +122,12 @@ class LinearClass:
     C: float = 10.0
     max_iter: int = 1000
 
+    def __post_init__(self) -> None:
+        if self.surrogate not in ("hinge", "logistic"):
+            raise ValueError(f"surrogate must be 'hinge' or 'logistic', got {self.surrogate!r}")
+        check_real("C", self.C, low=0.0, low_open=True)
+        check_int("max_iter", self.max_iter, minimum=1)
+
     def _estimator(self) -> LinearSVC | LogisticRegression:
         if self.surrogate == "logistic":
             return LogisticRegression(C=self.C, max_iter=self.max_iter)
@@ -125,8 +135,6 @@ class LinearClass:
 
     @single_threaded_blas
     def max_correlation(self, X: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-        if self.surrogate not in ("hinge", "logistic"):
-            raise ValueError(f"surrogate must be 'hinge' or 'logistic', got {self.surrogate!r}")
         Xs = StandardScaler().fit_transform(X)
         out = np.empty(sigma.shape[0])
         for b, labels in enumerate(sigma):
@@ -141,7 +149,13 @@ class LinearClass:
         return out
 
 
-def _check_sample(X: object) -> np.ndarray:
+def _check_sample(X: object, hypothesis_class: object) -> np.ndarray:
+    """``X`` as a finite (n, p) array; ``hypothesis_class`` must be a :class:`HypothesisClass`."""
+    if not callable(getattr(hypothesis_class, "max_correlation", None)):
+        raise TypeError(
+            "hypothesis_class must be a HypothesisClass such as DecisionStumps() or LinearClass(), "
+            f"got {hypothesis_class!r}"
+        )
     X = check_finite_array("X", X)
     if X.ndim == 1:
         X = X[:, None]
@@ -175,7 +189,7 @@ def monte_carlo_rademacher(
     Estimate
         ``value`` = mean of the per-draw suprema, ``stderr`` = their sample standard deviation / sqrt(n_draws).
     """
-    X = _check_sample(X)
+    X = _check_sample(X, hypothesis_class)
     n_draws = check_int("n_draws", n_draws, minimum=2)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     rng = check_random_state(seed)
@@ -204,7 +218,7 @@ def exact_rademacher(X: object, hypothesis_class: HypothesisClass) -> float:
     The oracle for :func:`monte_carlo_rademacher` on finite classes; exact only when the class's
     ``max_correlation`` is (true of :class:`FiniteClass` and :class:`DecisionStumps`).
     """
-    X = _check_sample(X)
+    X = _check_sample(X, hypothesis_class)
     n = X.shape[0]
     if n > MAX_EXACT_N:
         raise ValueError(f"exact enumeration needs n <= {MAX_EXACT_N} samples (2^n sign vectors), got n={n}")

@@ -93,6 +93,10 @@ class ThresholdResult:
 
 def term_table(bounds: list[Bound]) -> str:
     """One row per bound: its name and its complexity, confidence, corruption and total terms."""
+    if isinstance(bounds, str) or not all(isinstance(b, Bound) for b in bounds):
+        raise TypeError(f"bounds must be a list of Bound results, got {bounds!r}")
+    if not bounds:
+        raise ValueError("bounds must hold at least one Bound, got an empty list")
     width = max(len(b.name) for b in bounds)
     header = f"{'bound':<{width}}  {'complexity':>10}  {'confidence':>10}  {'corruption':>10}  {'total':>8}"
     rows = [

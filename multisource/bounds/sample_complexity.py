@@ -46,6 +46,14 @@ def _first_true_by_doubling(predicate: Callable[[int], bool], start: int, limit:
     return _smallest_true(predicate, max(start, hi // 2), hi)
 
 
+def _check_target(bound: object, epsilon: object) -> float:
+    """``epsilon`` > 0 as a float; ``bound`` must be a bound function."""
+    epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True)
+    if not callable(bound):
+        raise TypeError(f"bound must be a bound function such as multisource_bound, got {bound!r}")
+    return epsilon
+
+
 def required_m(bound: BoundFunction, epsilon: float, *, m_max: int = 10**15, **inputs: object) -> int:
     """The smallest samples-per-source ``m`` with ``bound(m=m, **inputs).total <= epsilon``.
 
@@ -63,7 +71,7 @@ def required_m(bound: BoundFunction, epsilon: float, *, m_max: int = 10**15, **i
         ``2 alpha`` or below ``4 r`` for a fixed Rademacher value ``r``; the message gives the
         bound and its corruption term there.
     """
-    epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True)
+    epsilon = _check_target(bound, epsilon)
     m_max = check_int("m_max", m_max, minimum=1)
     m = _first_true_by_doubling(lambda k: bound(m=k, **inputs).total <= epsilon, 1, m_max)
     if m is None:
@@ -89,7 +97,7 @@ def required_n_sources(bound: BoundFunction, epsilon: float, *, n_max: int = 10*
         When no ``N <= n_max`` meets the target: the corruption term alone reaches ``epsilon`` (the
         floor for this ``m``), or the statistical part does not fall below what is left.
     """
-    epsilon = check_real("epsilon", epsilon, low=0.0, low_open=True)
+    epsilon = _check_target(bound, epsilon)
     n_max = check_int("n_max", n_max, minimum=1)
 
     def at(n: int) -> Bound:

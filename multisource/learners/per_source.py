@@ -14,6 +14,7 @@ from sklearn.dummy import DummyClassifier
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.utils.threads import single_threaded_blas
+from multisource.utils.validation import check_finite_array
 
 ABSENT_CLASS_LOGIT = float(np.log(1e-6))
 
@@ -31,10 +32,17 @@ def fit_per_source(learner: BaseEstimator, dataset: MultiSourceDataset) -> list[
     return models
 
 
+def _check_fitted(model: BaseEstimator) -> None:
+    """A fitted classifier has ``classes_``; an unfitted one is refused before any attribute is read."""
+    if not hasattr(model, "classes_"):
+        raise ValueError(f"model must be a fitted classifier, got an unfitted {type(model).__name__} (call fit first)")
+
+
 def aligned_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.ndarray:
     """(n, K) class probabilities of ``model`` with columns for all K classes (0 for classes it never saw)."""
     if not hasattr(model, "predict_proba"):
         raise TypeError(f"{type(model).__name__} has no predict_proba; probability aggregation needs one")
+    _check_fitted(model)
     proba = np.zeros((len(X), n_classes))
     proba[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(X)
     return proba
@@ -42,6 +50,7 @@ def aligned_proba(model: BaseEstimator, X: np.ndarray, n_classes: int) -> np.nda
 
 def linear_logits(model: BaseEstimator, n_classes: int, n_features: int) -> np.ndarray:
     """(K, d + 1) centred softmax logits ``[W | b]`` of a fitted linear classifier (see the module docstring)."""
+    _check_fitted(model)
     classes = np.asarray(model.classes_, dtype=np.int64)
     theta = np.zeros((n_classes, n_features + 1))
     theta[:, -1] = ABSENT_CLASS_LOGIT
@@ -62,6 +71,12 @@ def linear_logits(model: BaseEstimator, n_classes: int, n_features: int) -> np.n
 
 def softmax_proba(theta: np.ndarray, X: np.ndarray) -> np.ndarray:
     """(n, K) softmax probabilities of the linear model ``theta = [W | b]`` of shape (K, d + 1)."""
+    theta = check_finite_array("theta", theta, ndim=2)
+    X = check_finite_array("X", X, ndim=2)
+    if theta.shape[1] != X.shape[1] + 1:
+        raise ValueError(
+            f"theta must have shape (K, d + 1) = (K, {X.shape[1] + 1}) for X of shape {X.shape}, got {theta.shape}"
+        )
     logits = X @ theta[:, :-1].T + theta[:, -1]
     logits -= logits.max(axis=1, keepdims=True)
     expd = np.exp(logits)

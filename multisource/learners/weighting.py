@@ -8,6 +8,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.data.selection import Selection
+from multisource.utils.validation import check_finite_array, check_source_ids
 
 
 def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -> np.ndarray | None:
@@ -18,7 +19,14 @@ def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -
     weights (a hard filter with ``w_i`` proportional to ``m_i``) give None, so learners without
     ``sample_weight`` still work.
     """
-    weights = np.asarray(weights, dtype=np.float64)
+    sizes = check_finite_array("sizes", sizes, ndim=1)
+    weights = check_finite_array("weights", weights, ndim=1)
+    if weights.shape != sizes.shape or np.any(weights < 0) or np.any(sizes <= 0):
+        raise ValueError(
+            f"weights and sizes must hold one non-negative weight and one positive count per source, "
+            f"got {weights.tolist()} and {sizes.tolist()}"
+        )
+    source = check_source_ids(source, sizes.size, np.size(source))
     per_sample = weights[source] / np.asarray(sizes, dtype=np.float64)[source]
     per_sample = per_sample[per_sample > 0]
     if np.allclose(per_sample, per_sample[0], rtol=1e-12, atol=0.0):
@@ -30,10 +38,17 @@ def fit_weighted(
     estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
 ) -> BaseEstimator:
     """``estimator.fit(X, y, sample_weight=...)``, with a clear error if the estimator cannot take weights."""
+    if len(X) != len(y):
+        raise ValueError(f"X and y must hold the same number of samples, got {len(X)} and {len(y)}")
     if sample_weight is None:
         return estimator.fit(X, y)
     if not has_fit_parameter(estimator, "sample_weight"):
         raise TypeError(f"{type(estimator).__name__}.fit does not accept sample_weight, needed by a weighting rule")
+    sample_weight = check_finite_array("sample_weight", sample_weight, ndim=1)
+    if sample_weight.shape != (len(y),) or np.any(sample_weight < 0):
+        raise ValueError(
+            f"sample_weight must hold {len(y)} non-negative weights, one per sample, got shape {sample_weight.shape}"
+        )
     return estimator.fit(X, y, sample_weight=sample_weight)
 
 

@@ -13,7 +13,9 @@ def trigger_features(n_features: int, image_shape: tuple[int, int] | None, size:
     if image_shape is None:
         size = check_int("size", size, minimum=1, maximum=n_features)
         return np.arange(n_features - size, n_features)
-    h, w = image_shape
+    h, w = (check_int("image_shape[]", side, minimum=1) for side in image_shape)
+    if h * w != n_features:
+        raise ValueError(f"image_shape must hold the {n_features} features (h * w = {n_features}), got {image_shape}")
     size = check_int("size", size, minimum=1, maximum=min(h, w))
     rows, cols = np.meshgrid(np.arange(h - size, h), np.arange(w - size, w), indexing="ij")
     return (rows * w + cols).ravel()
@@ -26,6 +28,8 @@ def add_trigger(
     the attack success rate (the fraction of triggered test points classified as the target)."""
     value = check_real("value", value)
     X_new = np.array(X, dtype=np.float64, copy=True)
+    if X_new.ndim != 2:
+        raise ValueError(f"X must be an (n, d) matrix of samples, got shape {X_new.shape}")
     X_new[:, trigger_features(X_new.shape[1], image_shape, size)] = value
     return X_new
 

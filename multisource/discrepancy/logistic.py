@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch.nn.functional import softplus
 
+from multisource.utils.validation import check_int, check_real
+
 # Step sizes tried by the backtracking line search, largest first.
 _STEPS = 0.5 ** torch.arange(10, dtype=torch.float64)
 _ARMIJO = 1e-4
@@ -32,6 +34,28 @@ def coefficient_penalty(l2: float | torch.Tensor, B: int, D: int, like: torch.Te
     penalty = torch.zeros(B, 1, D, dtype=like.dtype, device=like.device)
     penalty[:, 0, :-1] = torch.as_tensor(l2, dtype=like.dtype, device=like.device)
     return penalty
+
+
+def _check_problems(X: object, Z: object, weights: object) -> tuple[int, int, int, int]:
+    """(B, n, D, K) of the batched problems, after checking their shapes, dtypes and values."""
+    for name, value in (("X", X), ("Z", Z), ("weights", weights)):
+        if not isinstance(value, torch.Tensor) or not value.dtype.is_floating_point:
+            raise TypeError(f"{name} must be a floating torch tensor, got {type(value).__name__}")
+    assert isinstance(X, torch.Tensor) and isinstance(Z, torch.Tensor) and isinstance(weights, torch.Tensor)
+    if X.ndim != 3 or X.shape[1] < 1 or X.shape[2] < 1:
+        raise ValueError(f"X must be a (B, n, d+1) batch of design matrices, got shape {tuple(X.shape)}")
+    B, n, D = X.shape
+    if Z.ndim != 3 or Z.shape[:2] != (B, n):
+        raise ValueError(f"Z must have shape ({B}, {n}, K) for X of shape {tuple(X.shape)}, got {tuple(Z.shape)}")
+    if weights.shape != (B, n):
+        raise ValueError(
+            f"weights must have shape ({B}, {n}) for X of shape {tuple(X.shape)}, got {tuple(weights.shape)}"
+        )
+    if not bool(torch.isfinite(X).all()) or not bool(torch.isfinite(Z).all()):
+        raise ValueError("X and Z must hold finite values, got NaN or inf")
+    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+        raise ValueError("weights must be finite and non-negative")
+    return B, n, D, Z.shape[-1]
 
 
 def fit_weighted_logistic(
@@ -67,8 +91,11 @@ def fit_weighted_logistic(
     largest of 1, 1/2, ..., 1/512 that satisfies Armijo's condition, chosen per problem (the smallest
     if none does), which keeps Newton globally convergent on this strictly convex objective.
     """
-    B, n, D = X.shape
-    K = Z.shape[-1]
+    B, n, D, K = _check_problems(X, Z, weights)
+    check_int("max_iter", max_iter, minimum=1)
+    check_real("tol", tol, low=0.0)
+    if not isinstance(l2, torch.Tensor):
+        check_real("l2", l2, low=0.0)
     W = torch.zeros(B, K, D, dtype=X.dtype, device=X.device)
     penalty = coefficient_penalty(l2, B, D, X)
     ridge = torch.diag_embed(torch.where(penalty > 0, penalty, _INTERCEPT_JITTER))  # (B, 1, D, D)

@@ -43,6 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> str:
+    if args.epsilon is not None and not (args.solve_m or args.solve_n):
+        raise ValueError("--epsilon needs --solve-m or --solve-n (it is the target they solve for)")
     complexity = args.vc if args.vc is not None else args.rademacher
     setting = dict(n_sources=args.N, m=args.m, alpha=args.alpha, delta=args.delta, complexity=complexity)
     bounds = [

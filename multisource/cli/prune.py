@@ -77,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         plan_pruning(args.method, args.sparsity, args.pattern, args.bits, options)  # fail before loading the model
         corpora = _check_windows(args)
         _check_export(args.export)
+        _check_folder("--out", args.out)
         if args.model in MODELS:
             model, tokenizer = load_model(args.model, device=args.device)
         else:
@@ -123,8 +124,13 @@ def _check_export(folder: str | None) -> None:
     from multisource.compress.export import require_compressed_tensors
 
     require_compressed_tensors()
-    if os.path.isfile(folder):
-        raise ValueError(f"--export must be a folder, got the file {folder!r}")
+    _check_folder("--export", folder)
+
+
+def _check_folder(flag: str, folder: str | None) -> None:
+    """An output folder (``--out``, ``--export``) must not be an existing file: refused before the model loads."""
+    if folder is not None and os.path.isfile(folder):
+        raise ValueError(f"{flag} must be a folder, got the file {folder!r}")
 
 
 def _check_windows(args: argparse.Namespace) -> tuple[str, ...]:
@@ -135,11 +141,13 @@ def _check_windows(args: argparse.Namespace) -> tuple[str, ...]:
     check_int("--calib-tokens", args.calib_tokens, minimum=1)
     check_int("--seqlen", args.seqlen, minimum=2)  # perplexity predicts tokens 2..seqlen of a window
     check_int("--eval-tokens", args.eval_tokens, minimum=args.seqlen)  # at least one evaluation window
+    check_int("--seed", args.seed, minimum=0)
     resolve_device(args.device)
     corpora = tuple(c.strip() for c in args.calib_corpora.split(",") if c.strip())
-    if not corpora or any(c not in TEXT_CORPORA for c in corpora):
+    if not corpora or any(c not in TEXT_CORPORA for c in corpora) or len(set(corpora)) != len(corpora):
         raise ValueError(
-            f"--calib-corpora must be a comma-separated subset of {list(TEXT_CORPORA)}, got {args.calib_corpora!r}"
+            f"--calib-corpora must be a comma-separated subset of {list(TEXT_CORPORA)}, each named once, "
+            f"got {args.calib_corpora!r}"
         )
     return corpora
 

@@ -334,6 +334,42 @@ def _hessian_columns(_: Path) -> object:
     return HessianAccumulator(8).add_batch(torch.ones(3, 5))
 
 
+def _logistic(**spoiled: object) -> Callable[[Path], object]:
+    """``fit_weighted_logistic`` of two problems of ten samples (X with an intercept column) with arguments spoiled."""
+    X = torch.cat([torch.randn(2, 10, 3, dtype=torch.float64), torch.ones(2, 10, 1, dtype=torch.float64)], dim=-1)
+    inputs: dict[str, object] = {
+        "X": X,
+        "Z": (X[..., :1] > 0).to(torch.float64),
+        "weights": torch.full((2, 10), 0.1, dtype=torch.float64),
+        "l2": 1e-3,
+        **spoiled,
+    }
+    return _api("discrepancy.fit_weighted_logistic", **inputs)
+
+
+def _rademacher(fn: str, hypothesis_class: object = None, **kwargs: object) -> Callable[[Path], object]:
+    """``bounds.<fn>`` on six points in two features with the stumps class (or ``hypothesis_class``)."""
+
+    def call(_: Path) -> object:
+        import multisource.bounds as bounds
+
+        cls = bounds.DecisionStumps() if hypothesis_class is None else hypothesis_class
+        return getattr(bounds, fn)(_sample()[0][:6, :2], cls, **kwargs)
+
+    return call
+
+
+def _unfitted(fn: str, *args: object) -> Callable[[Path], object]:
+    def call(_: Path) -> object:
+        from sklearn.linear_model import LogisticRegression
+
+        import multisource.learners as learners
+
+        return getattr(learners, fn)(LogisticRegression(), *args)
+
+    return call
+
+
 INF = float("inf")
 NAN = float("nan")
 
@@ -1164,4 +1200,461 @@ CASES: list[Case] = [
     bound("--m ten", "argument --m: invalid int value", m="ten"),
     cli("run", "SPEC is missing", "SPEC", "{tmp}/nope.toml"),
     cli("run", "--jobs 0", "--jobs must be >= 1", "{tmp}/nope.toml", "--jobs", "0"),
+    # ---- second pass (issue 12): entry points the first table left out ----------------------------------
+    Case(
+        "data.make_gaussian_classes",
+        "seed=-1",
+        ValueError,
+        "seed must be >= 0",
+        _api("data.make_gaussian_classes", seed=-1),
+    ),
+    Case(
+        "data.make_gaussian_classes",
+        "seed=1.5",
+        TypeError,
+        "seed must be an int, a numpy Generator or None",
+        _api("data.make_gaussian_classes", seed=1.5),
+    ),
+    Case(
+        "data.make_gaussian_classes",
+        "n_features=0",
+        ValueError,
+        "n_features must be >= 1",
+        _api("data.make_gaussian_classes", n_features=0),
+    ),
+    Case(
+        "data.make_gaussian_classes",
+        "n_samples=True",
+        TypeError,
+        "n_samples must be an integer",
+        _api("data.make_gaussian_classes", n_samples=True),
+    ),
+    Case("data.make_multisource", "seed=-1", ValueError, "seed must be >= 0", _ms(seed=-1)),
+    Case(
+        "data.make_multisource", "m=[20, 20, 20, 20, -1]", ValueError, "m[4] must be >= 1", _ms(m=[20, 20, 20, 20, -1])
+    ),
+    Case("data.make_multisource", "n_test=1.0", ValueError, "n_test must lie in (0.0, 1.0)", _ms(n_test=1.0)),
+    Case(
+        "data.make_multisource",
+        "data an array",
+        TypeError,
+        "data must be a LabeledData or a data set name",
+        _api("data.make_multisource", np.zeros((5, 2)), n_sources=5, m=20),
+    ),
+    Case(
+        "data.LabeledData",
+        "y of 5 labels for 40 rows",
+        ValueError,
+        "y must be 1-dimensional with 40 entries",
+        _api("data.LabeledData", _sample()[0], _sample()[1][:5], 2),
+    ),
+    Case(
+        "data.MultiSourceDataset",
+        "source of 3 ids for 40 rows",
+        ValueError,
+        "X, y and source must have the same length",
+        _api("data.MultiSourceDataset", *_sample(), np.zeros(3, np.int64), *_sample(), 2, 4),
+        argument="source",
+    ),
+    Case(
+        "corruption.add_trigger",
+        "X 1-D",
+        ValueError,
+        "X must be an (n, d) matrix of samples",
+        _api("corruption.add_trigger", np.zeros(5)),
+    ),
+    Case(
+        "corruption.add_trigger",
+        "image_shape=(3, 3) for 16 features",
+        ValueError,
+        "image_shape must hold the 16 features",
+        _api("corruption.add_trigger", np.zeros((3, 16)), image_shape=(3, 3)),
+        argument="image_shape",
+    ),
+    Case(
+        "corruption.add_trigger",
+        "value=nan",
+        ValueError,
+        "value must be a finite number",
+        _api("corruption.add_trigger", np.zeros((3, 16)), value=NAN),
+    ),
+    Case(
+        "corruption.add_trigger",
+        "size=0",
+        ValueError,
+        "size must be >= 1",
+        _api("corruption.add_trigger", np.zeros((3, 16)), size=0),
+    ),
+    Case(
+        "corruption.attack_updates",
+        "n_bad=-1",
+        ValueError,
+        "n_bad must be >= 0",
+        _api("corruption.attack_updates", "sign_flip", np.ones((5, 3)), -1),
+    ),
+    Case(
+        "corruption.attack_updates",
+        "honest 1-D",
+        ValueError,
+        "honest must be an (n_honest, d) matrix",
+        _api("corruption.attack_updates", "sign_flip", np.ones(5), 1),
+    ),
+    Case(
+        "corruption.attack_updates",
+        "seed=-1",
+        ValueError,
+        "seed must be >= 0",
+        _api("corruption.attack_updates", "gaussian", np.ones((5, 3)), 1, seed=-1),
+    ),
+    Case(
+        "corruption.attack_updates",
+        'name="nope"',
+        ValueError,
+        "unknown update attack 'nope'; valid update attack names",
+        _api("corruption.attack_updates", "nope", np.ones((5, 3)), 1),
+    ),
+    Case(
+        "corruption.Adversary",
+        'bad=[1], selection="adaptive"',
+        ValueError,
+        "selection must be 'fixed' when the bad sources are given",
+        _adversary(bad=[1], selection="adaptive"),
+    ),
+    Case(
+        "discrepancy.fit_weighted_logistic",
+        "X 2-D (10, 4)",
+        ValueError,
+        "X must be a (B, n, d+1) batch of design matrices",
+        _logistic(X=torch.ones(10, 4, dtype=torch.float64)),
+    ),
+    Case(
+        "discrepancy.fit_weighted_logistic",
+        "weights negative",
+        ValueError,
+        "weights must be finite and non-negative",
+        _logistic(weights=torch.full((2, 10), -0.1, dtype=torch.float64)),
+    ),
+    Case(
+        "discrepancy.fit_weighted_logistic",
+        "Z of 9 rows for 10",
+        ValueError,
+        "Z must have shape (2, 10, K)",
+        _logistic(Z=torch.zeros(2, 9, 1, dtype=torch.float64)),
+        argument="Z",
+    ),
+    Case("discrepancy.fit_weighted_logistic", "l2=-1", ValueError, "l2 must lie in [0.0, inf)", _logistic(l2=-1.0)),
+    Case("discrepancy.fit_weighted_logistic", "max_iter=0", ValueError, "max_iter must be >= 1", _logistic(max_iter=0)),
+    Case(
+        "discrepancy.pairwise",
+        'estimator="mlp", seed=-1',
+        ValueError,
+        "seed must be >= 0",
+        _api("discrepancy.pairwise", DATA, estimator="mlp", seed=-1, max_epochs=1),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "n_sources=5 with source 4 empty",
+        ValueError,
+        "every source needs at least one sample; empty sources: [4]",
+        _api("discrepancy.linear_pairwise_matrix", *_sample(), np.repeat(np.arange(4), 10), n_sources=5, n_classes=2),
+        argument="source",
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        'solver="bogus"',
+        ValueError,
+        "solver must be one of ['mm', 'newton']",
+        _api(
+            "discrepancy.linear_pairwise_matrix",
+            *_sample(),
+            np.repeat(np.arange(4), 10),
+            n_sources=4,
+            n_classes=2,
+            solver="bogus",
+        ),
+    ),
+    Case(
+        "filtering.central_source",
+        "disc (5, 4)",
+        ValueError,
+        "disc must be a square (N, N) matrix with N >= 1",
+        _api("filtering.central_source", _disc()[:, :4]),
+    ),
+    Case(
+        "filtering.central_source",
+        "disc (0, 0)",
+        ValueError,
+        "disc must be a square (N, N) matrix with N >= 1",
+        _api("filtering.central_source", np.zeros((0, 0))),
+    ),
+    Case(
+        "filtering.derived_threshold",
+        "disc with a NaN",
+        ValueError,
+        "disc must hold every pair, got NaN",
+        _api("filtering.derived_threshold", _with_nan(_disc()), 3),
+    ),
+    Case(
+        "filtering.derived_threshold",
+        "k=0",
+        ValueError,
+        "k must be >= 1",
+        _api("filtering.derived_threshold", _disc(), 0),
+    ),
+    Case(
+        "filtering.krum_scores",
+        "n_bad=-1",
+        ValueError,
+        "n_bad must be >= 0",
+        _api("filtering.krum_scores", _disc(), -1),
+    ),
+    Case(
+        "filtering.krum_scores",
+        "n_bad=1.5",
+        TypeError,
+        "n_bad must be an integer",
+        _api("filtering.krum_scores", _disc(), 1.5),
+    ),
+    Case(
+        "filtering.krum_scores",
+        "disc with a NaN on the diagonal",
+        ValueError,
+        "disc must have a symmetric pattern of NaN (unevaluated pairs) off the diagonal",
+        _api("filtering.krum_scores", _with_nan(_disc()), 1),
+    ),
+    Case(
+        "filtering.known_alpha",
+        'variant="bogus"',
+        ValueError,
+        "variant must be 'paper' or 'flea'",
+        _rule("known_alpha", n_bad=1, variant="bogus"),
+    ),
+    Case(
+        "filtering.Selection.from_mask",
+        "kept=[0, 1, 2] (ints)",
+        TypeError,
+        "kept must be an (N,) boolean mask",
+        _api("filtering.Selection.from_mask", np.array([0, 1, 2]), np.full(3, 20)),
+        argument="kept",
+    ),
+    Case(
+        "filtering.Selection.from_mask",
+        "sizes of length 4 for 3 sources",
+        ValueError,
+        "sizes must hold 3 positive counts, one per source",
+        _api("filtering.Selection.from_mask", np.ones(3, dtype=bool), np.full(4, 20)),
+    ),
+    Case(
+        "bounds.multisource_lower_bound",
+        "tol=0",
+        ValueError,
+        "tol must lie in (0.0, inf)",
+        _bounds("multisource_lower_bound", 10, 100, 0.1, 0.05, tol=0.0),
+    ),
+    Case(
+        "bounds.multisource_lower_bound",
+        "tol=nan",
+        ValueError,
+        "tol must be a finite number",
+        _bounds("multisource_lower_bound", 10, 100, 0.1, 0.05, tol=NAN),
+    ),
+    Case(
+        "bounds.term_table", "bounds=[]", ValueError, "bounds must hold at least one Bound", _bounds("term_table", [])
+    ),
+    Case(
+        "bounds.term_table",
+        "bounds=[3]",
+        TypeError,
+        "bounds must be a list of Bound results",
+        _bounds("term_table", [3]),
+    ),
+    Case(
+        "bounds.required_m",
+        "bound=3",
+        TypeError,
+        "bound must be a bound function such as multisource_bound",
+        _bounds("required_m", 3, 0.1),
+    ),
+    Case(
+        "bounds.monte_carlo_rademacher",
+        'hypothesis_class="stumps"',
+        TypeError,
+        "hypothesis_class must be a HypothesisClass",
+        _rademacher("monte_carlo_rademacher", "stumps"),
+    ),
+    Case(
+        "bounds.monte_carlo_rademacher",
+        "seed=-1",
+        ValueError,
+        "seed must be >= 0",
+        _rademacher("monte_carlo_rademacher", seed=-1),
+    ),
+    Case(
+        "bounds.monte_carlo_rademacher",
+        "n_draws=1",
+        ValueError,
+        "n_draws must be >= 2",
+        _rademacher("monte_carlo_rademacher", n_draws=1),
+    ),
+    Case(
+        "bounds.exact_rademacher",
+        "X of 60 rows",
+        ValueError,
+        "exact enumeration needs n <= 20 samples",
+        _api("bounds.exact_rademacher", np.zeros((60, 2)), _api("bounds.DecisionStumps")(Path())),
+        argument="n",
+    ),
+    Case("bounds.LinearClass", "C=-1", ValueError, "C must lie in (0.0, inf)", _api("bounds.LinearClass", C=-1.0)),
+    Case(
+        "bounds.LinearClass",
+        'surrogate="bogus"',
+        ValueError,
+        "surrogate must be 'hinge' or 'logistic'",
+        _api("bounds.LinearClass", surrogate="bogus"),
+    ),
+    Case(
+        "bounds.LinearClass", "max_iter=0", ValueError, "max_iter must be >= 1", _api("bounds.LinearClass", max_iter=0)
+    ),
+    Case("bounds.FiniteClass", "predict=3", TypeError, "predict must be a callable", _api("bounds.FiniteClass", 3)),
+    Case(
+        "bounds.VCComplexity",
+        "d=2.5",
+        TypeError,
+        "d (VC dimension) must be an integer",
+        _api("bounds.VCComplexity", 2.5),
+    ),
+    Case(
+        "bounds.kl2019_bound",
+        "weights summing to 2",
+        ValueError,
+        "weights must be (N,) = (5,), non-negative and sum to 1",
+        _bounds("kl2019_bound", np.full(5, 0.4), np.zeros(5), np.full(5, 20), 0.05, 3),
+        argument="weights",
+    ),
+    Case(
+        "learners.sample_weights",
+        "weights of 3 sources for 4",
+        ValueError,
+        "weights and sizes must hold one non-negative weight and one positive count per source",
+        _api("learners.sample_weights", np.ones(3) / 3, np.repeat(np.arange(4), 10), np.full(4, 10)),
+        argument="weights",
+    ),
+    Case(
+        "learners.sample_weights",
+        "weights all NaN",
+        ValueError,
+        "weights contains NaN or infinite values",
+        _api("learners.sample_weights", np.full(4, NAN), np.repeat(np.arange(4), 10), np.full(4, 10)),
+        argument="weights",
+    ),
+    Case(
+        "learners.sample_weights",
+        "source id 7 of 4 sources",
+        ValueError,
+        "source must hold ids in [0, 3]",
+        _api("learners.sample_weights", np.full(4, 0.25), np.full(40, 7), np.full(4, 10)),
+        argument="source",
+    ),
+    Case(
+        "learners.fit_weighted",
+        "sample_weight of 3 for 40 samples",
+        ValueError,
+        "sample_weight must hold 40 non-negative weights, one per sample",
+        _unfitted("fit_weighted", *_sample(), np.ones(3)),
+        argument="sample_weight",
+    ),
+    Case(
+        "learners.fit_weighted",
+        "sample_weight all NaN",
+        ValueError,
+        "sample_weight contains NaN or infinite values",
+        _unfitted("fit_weighted", *_sample(), np.full(40, NAN)),
+        argument="sample_weight",
+    ),
+    Case(
+        "learners.fit_weighted",
+        "y of 9 labels for 40 rows",
+        ValueError,
+        "X and y must hold the same number of samples, got 40 and 9",
+        _unfitted("fit_weighted", _sample()[0], _sample()[1][:9], None),
+        argument="y",
+    ),
+    Case(
+        "learners.linear_logits",
+        "an unfitted model",
+        ValueError,
+        "model must be a fitted classifier, got an unfitted LogisticRegression",
+        _unfitted("linear_logits", 2, 3),
+        argument="model",
+    ),
+    Case(
+        "learners.aligned_proba",
+        "an unfitted model",
+        ValueError,
+        "model must be a fitted classifier, got an unfitted LogisticRegression",
+        _unfitted("aligned_proba", _sample()[0], 2),
+        argument="model",
+    ),
+    Case(
+        "learners.softmax_proba",
+        "theta (2, 5) for X (40, 3)",
+        ValueError,
+        "theta must have shape (K, d + 1) = (K, 4)",
+        _api("learners.softmax_proba", np.zeros((2, 5)), _sample()[0]),
+        argument="theta",
+    ),
+    Case(
+        "learners.softmax_proba",
+        "X with a NaN",
+        ValueError,
+        "X contains NaN or infinite values",
+        _api("learners.softmax_proba", np.zeros((2, 4)), _with_nan(_sample()[0])),
+        argument="X",
+    ),
+    Case(
+        "learners.select_lambda",
+        "n_splits=1",
+        ValueError,
+        "n_splits must be >= 2",
+        _api("learners.select_lambda", DATA, _disc()[0], 0, _api("learners.logreg")(Path()), n_splits=1),
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        'architecture="cnn", input_shape=(1, 3, 3) for 2 features',
+        ValueError,
+        "input_shape must hold the 2 features",
+        _torch_fit(architecture="cnn", input_shape=(1, 3, 3)),
+        argument="input_shape",
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        'architecture="cnn", kernel_size=0',
+        ValueError,
+        "kernel_size must be >= 1",
+        _torch_fit(architecture="cnn", input_shape=(1, 1, 2), kernel_size=0),
+    ),
+    bound("--epsilon 0.1 without --solve-m / --solve-n", "--epsilon needs --solve-m or --solve-n", "--epsilon", "0.1"),
+    bound("--rademacher nan", "must be a finite number in [0.0, 1.0]", "--rademacher", "nan", vc=None),
+    cli("prune", "--seed -1", "--seed must be >= 0", "--seed", "-1"),
+    cli(
+        "prune",
+        "--out a file",
+        "--out must be a folder, got the file",
+        "--out",
+        "{tmp}/model.txt",
+        files={"model.txt": "x"},
+    ),
+    cli("prune", "--calib-corpora kjv,kjv", "each named once", "--calib-corpora", "kjv,kjv"),
+    cli("prune", "--sparsity nan", "sparsity must be a finite number in [0.0, 1.0)", "--sparsity", "nan"),
+    cli("prune", "--pattern 0:4", "N (zeros per N:M group) must be >= 1", "--pattern", "0:4"),
+    cli("run", "--retries -1", "--retries must be >= 0", "{tmp}/nope.toml", "--retries", "-1"),
+    cli(
+        "run",
+        "--plugin no.such.module",
+        "--plugin 'no.such.module' cannot be imported",
+        "{tmp}/nope.toml",
+        "--plugin",
+        "no.such.module",
+    ),
+    cli("run", "--scheduler ''", "--scheduler must be a Dask scheduler address", "{tmp}/nope.toml", "--scheduler", ""),
 ]

@@ -87,7 +87,7 @@ class CompressedClassifier(ClassifierMixin, BaseEstimator):
         rows = np.arange(len(X))
         if self.n_calibration is not None:
             n = check_int("n_calibration", self.n_calibration, minimum=1, maximum=len(X))
-            rows = np.sort(check_random_state(self.random_state).choice(len(X), size=n, replace=False))
+            rows = np.sort(check_random_state(self.random_state, "random_state").choice(len(X), size=n, replace=False))
         param = next(dense.module_.parameters())
         calib_X = torch.tensor(X[rows], dtype=param.dtype, device=param.device)
         codes = np.searchsorted(dense.classes_, y[rows])

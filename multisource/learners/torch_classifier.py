@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 from tqdm.auto import tqdm
 
 from multisource.learners.cnn import ARCHITECTURES, build_cnn, check_input_shape
 from multisource.learners.registry import LEARNERS
 from multisource.optim import make_optimizer
 from multisource.utils.device import resolve_device
-from multisource.utils.validation import check_int, check_random_state, check_real
+from multisource.utils.validation import (
+    check_class_labels,
+    check_feature_rows,
+    check_finite_array,
+    check_int,
+    check_random_state,
+    check_real,
+)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -140,13 +149,28 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TorchClassifier:
-        """Train from scratch; ``sample_weight`` weights each sample's cross-entropy term."""
+    def _check_fit_inputs(self, X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """X, y and the per-sample weights, checked by the library first, then through scikit-learn's
+        ``validate_data`` (which records ``n_features_in_`` and ``feature_names_in_``)."""
+        owner = type(self).__name__
+        n_samples, _ = check_feature_rows("X", X, owner=owner)
+        check_class_labels("y", y, n_samples, owner=owner)
+        if isinstance(sample_weight, numbers.Real):
+            check_real("sample_weight", sample_weight, low=0.0, low_open=True)
+        elif sample_weight is not None:
+            given = check_finite_array("sample_weight", sample_weight)
+            if given.shape != (n_samples,):
+                raise ValueError(f"sample_weight must hold one weight per sample ({n_samples},), got {given.shape}")
+            if np.any(given < 0) or not given.sum() > 0:
+                raise ValueError("sample_weight must be non-negative and not all zero (a positive sum)")
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(weights < 0) or not weights.sum() > 0:
-            raise ValueError("sample_weight must be non-negative with a positive sum")
+        return X, y, weights
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TorchClassifier:
+        """Train from scratch; ``sample_weight`` weights each sample's cross-entropy term."""
+        X, y, weights = self._check_fit_inputs(X, y, sample_weight)
         hidden = [check_int("hidden_sizes entry", width, minimum=1) for width in self.hidden_sizes]
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {list(ARCHITECTURES)}, got {self.architecture!r}")
@@ -156,7 +180,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         lr = check_real("lr", self.lr, low=0.0)
         weight_decay = check_real("weight_decay", self.weight_decay, low=0.0)
         device, dtype = resolve_device(self.device), _resolve_dtype(self.dtype)
-        rng = check_random_state(self.random_state)
+        rng = check_random_state(self.random_state, "random_state")
 
         self.classes_, codes = np.unique(y, return_inverse=True)
         with torch.random.fork_rng(devices=[]):
@@ -194,9 +218,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.module_ = module
         return self
 
+    def _check_predict_input(self, X: Any) -> np.ndarray:
+        """X for a fitted model: checked by the library first (its number of features included), then by
+        scikit-learn's ``validate_data`` (feature names)."""
+        if not hasattr(self, "module_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call fit before using it")
+        check_feature_rows("X", X, n_features=self.n_features_in_, owner=type(self).__name__)
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
     def _logits(self, X: Any) -> torch.Tensor:
-        check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = self._check_predict_input(X)
         param = next(self.module_.parameters())
         with torch.no_grad():
             # torch.tensor copies, so read-only inputs (MultiSourceDataset arrays) are fine
@@ -210,6 +241,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """The most probable class label."""
         codes = self._logits(X).argmax(dim=1).cpu().numpy()
         return self.classes_[codes]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy on (X, y); ``y`` must hold one class label per row of ``X``."""
+        n_samples, _ = check_feature_rows("X", X, owner=type(self).__name__)
+        check_class_labels("y", y, n_samples, owner=type(self).__name__)
+        return float(super().score(X, y, sample_weight=sample_weight))
 
 
 @LEARNERS.register("torch_cnn")

@@ -12,18 +12,19 @@ from numpy.typing import DTypeLike
 SeedLike = int | np.random.Generator | None
 
 
-def check_random_state(seed: SeedLike) -> np.random.Generator:
+def check_random_state(seed: SeedLike, name: str = "seed") -> np.random.Generator:
     """A ``numpy.random.Generator`` from an int seed >= 0, a Generator (returned as is) or None.
 
     A negative seed is refused here rather than by numpy's ``SeedSequence``; so is a bool (not a seed).
+    ``name`` is the argument's name in the caller (``"random_state"`` in an estimator), used in the errors.
     """
     if seed is None:
         return np.random.default_rng()
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return np.random.default_rng(check_int("seed", seed, minimum=0))
+        return np.random.default_rng(check_int(name, seed, minimum=0))
     if isinstance(seed, np.random.Generator):
         return seed
-    raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
+    raise TypeError(f"{name} must be an int, a numpy Generator or None, got {type(seed).__name__}")
 
 
 def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -75,6 +76,13 @@ def check_bool(name: str, value: object) -> bool:
     return bool(value)
 
 
+def check_sklearn_estimator(name: str, value: object) -> object:
+    """``value`` if it is a scikit-learn style estimator: ``fit`` and ``get_params`` (what ``clone`` needs)."""
+    if isinstance(value, type) or not (callable(getattr(value, "fit", None)) and hasattr(value, "get_params")):
+        raise TypeError(f"{name} must be a scikit-learn estimator instance (with fit and get_params), got {value!r}")
+    return value
+
+
 def check_probability(name: str, value: object) -> float:
     """A fraction in [0, 1]."""
     return check_real(name, value, low=0.0, high=1.0)
@@ -122,6 +130,78 @@ def check_labeled_sample(
             f"{y_name} must hold labels in [0, {n_classes - 1}], got labels from {labels.min()} to {labels.max()}"
         )
     return X, labels.astype(np.int64)
+
+
+def check_feature_rows(
+    name: str, X: object, *, n_features: int | None = None, owner: str = "the model"
+) -> tuple[int, int]:
+    """The shape (n, d) of ``X``, an array of finite real numbers with n, d >= 1 (d == ``n_features`` when given).
+
+    The checks an estimator runs at its entry, before scikit-learn's ``validate_data``. The messages keep
+    the fragments that ``sklearn.utils.estimator_checks`` looks for ("Reshape your data", "0 feature(s)",
+    "X has 3 features, but ... is expecting 4", "NaN", "sparse", "Complex data not supported"), so an
+    estimator using them still passes ``check_estimator``. ``owner`` names the estimator in the messages.
+    """
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a scipy.sparse matrix or array
+        raise TypeError(
+            f"{name} must be a dense array: sparse input is not supported by {owner}, got {type(X).__name__}"
+        )
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as err:  # ragged rows
+        raise ValueError(f"{name} must be a 2-D array of shape (n_samples, n_features): {err}") from None
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must hold real numbers: Complex data not supported, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got shape {arr.shape}. Reshape your data "
+            "with array.reshape(-1, 1) if it has a single feature or array.reshape(1, -1) if it is a single sample."
+        )
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if arr.shape[axis] == 0:
+            raise ValueError(
+                f"{name} must hold at least 1 {what}: found array with 0 {what}(s) (shape={arr.shape}) "
+                "while a minimum of 1 is required."
+            )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features as input")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold real numbers: {err}") from None
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; {owner} needs finite features")
+    return arr.shape[0], arr.shape[1]
+
+
+def check_class_labels(name: str, y: object, n_samples: int, *, owner: str = "the model") -> None:
+    """``y`` holds ``n_samples`` class labels (ints, strings, or floats with integer values), one per row of X.
+
+    Continuous targets are refused with scikit-learn's "Unknown label type" fragment, a missing ``y`` with
+    "requires y to be passed" and a 2-D ``y`` with "y should be a 1d array" (``check_estimator`` looks for
+    them). A column vector (n, 1) passes: scikit-learn ravels it with a DataConversionWarning.
+    """
+    if y is None:
+        raise ValueError(f"{name} is missing: {owner} requires y to be passed, but the target y is None")
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must hold one label per sample: y should be a 1d array, got shape {labels.shape}")
+    if labels.shape[0] != n_samples:
+        raise ValueError(f"{name} must hold one label per row of X ({n_samples}), got {labels.shape[0]} labels")
+    if np.iscomplexobj(labels):
+        raise ValueError(f"{name} must hold class labels: Complex data not supported, got dtype {labels.dtype}")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)):
+            raise ValueError(f"{name} contains NaN or infinite values; class labels must be finite")
+        if np.any(labels != np.round(labels)):
+            example = labels[labels != np.round(labels)][0]
+            raise ValueError(
+                f"{name} must hold class labels (integers or strings), got continuous values such as {example} "
+                "(Unknown label type: continuous); use a regressor for a continuous target"
+            )
 
 
 def check_labeled_pair(

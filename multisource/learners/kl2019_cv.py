@@ -16,7 +16,7 @@ from multisource.bounds.kl2019 import check_disc_row, kl2019_weights
 from multisource.data.dataset import MultiSourceDataset
 from multisource.learners.weighting import fit_weighted, sample_weights
 from multisource.utils.threads import single_threaded_blas
-from multisource.utils.validation import SeedLike, check_int, check_random_state
+from multisource.utils.validation import SeedLike, check_bool, check_int, check_random_state, check_sklearn_estimator
 
 #: The lambda grid of the KL2019 code (code_animals/functions.py): 0, 2^-10 .. 2^9, 10^4.
 LAMBDA_GRID: tuple[float, ...] = (0.0, *(2.0**e for e in range(-10, 10)), 1e4)
@@ -67,6 +67,8 @@ def select_lambda(
     the held-out fold of the reference. The ``lambda`` with the smallest mean error wins (ties: the
     first in ``lambdas``). Identical weight vectors are fitted once. ``seed`` shuffles the folds.
     """
+    check_sklearn_estimator("estimator", estimator)
+    progress = check_bool("progress", progress)
     d, sizes = check_disc_row(disc_to_reference, data.sizes)
     reference = check_int("reference", reference, minimum=0, maximum=data.n_sources - 1)
     n_splits = check_int("n_splits", n_splits, minimum=2)

@@ -14,7 +14,7 @@ from sklearn.dummy import DummyClassifier
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.utils.threads import single_threaded_blas
-from multisource.utils.validation import check_finite_array
+from multisource.utils.validation import check_finite_array, check_sklearn_estimator
 
 ABSENT_CLASS_LOGIT = float(np.log(1e-6))
 
@@ -22,6 +22,9 @@ ABSENT_CLASS_LOGIT = float(np.log(1e-6))
 @single_threaded_blas
 def fit_per_source(learner: BaseEstimator, dataset: MultiSourceDataset) -> list[BaseEstimator]:
     """A clone of ``learner`` fitted on each source; a single-class source gets a constant (prior) classifier."""
+    check_sklearn_estimator("learner", learner)
+    if not isinstance(dataset, MultiSourceDataset):
+        raise TypeError(f"dataset must be a MultiSourceDataset, got {type(dataset).__name__}")
     models = []
     for i in range(dataset.n_sources):
         X, y = dataset.source_data(i)

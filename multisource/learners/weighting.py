@@ -8,7 +8,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from multisource.data.dataset import MultiSourceDataset
 from multisource.data.selection import Selection
-from multisource.utils.validation import check_finite_array, check_source_ids
+from multisource.utils.validation import check_finite_array, check_sklearn_estimator, check_source_ids
 
 
 def sample_weights(weights: np.ndarray, source: np.ndarray, sizes: np.ndarray) -> np.ndarray | None:
@@ -38,6 +38,7 @@ def fit_weighted(
     estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
 ) -> BaseEstimator:
     """``estimator.fit(X, y, sample_weight=...)``, with a clear error if the estimator cannot take weights."""
+    check_sklearn_estimator("estimator", estimator)
     if len(X) != len(y):
         raise ValueError(f"X and y must hold the same number of samples, got {len(X)} and {len(y)}")
     if sample_weight is None:

@@ -29,7 +29,14 @@ from sklearn.svm import LinearSVC
 from tqdm.auto import tqdm
 
 from multisource.utils.threads import single_threaded_blas
-from multisource.utils.validation import SeedLike, check_finite_array, check_int, check_random_state, check_real
+from multisource.utils.validation import (
+    SeedLike,
+    check_bool,
+    check_finite_array,
+    check_int,
+    check_random_state,
+    check_real,
+)
 
 #: The largest sample size :func:`exact_rademacher` enumerates (2^n sign vectors).
 MAX_EXACT_N = 20
@@ -192,6 +199,7 @@ def monte_carlo_rademacher(
     X = _check_sample(X, hypothesis_class)
     n_draws = check_int("n_draws", n_draws, minimum=2)
     batch_size = check_int("batch_size", batch_size, minimum=1)
+    progress = check_bool("progress", progress)
     rng = check_random_state(seed)
     n = X.shape[0]
     sups = np.empty(n_draws)

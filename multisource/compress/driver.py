@@ -47,7 +47,7 @@ from multisource.compress.masks import check_sparsity
 from multisource.compress.methods import LayerPruner, ModelPruner, OptionsLike, Pruner, get_pruner
 from multisource.compress.records import LayerRecord, PruneReport
 from multisource.utils.device import resolve_device
-from multisource.utils.validation import check_int
+from multisource.utils.validation import check_bool, check_int
 
 SparsitySpec = float | Mapping[str, float] | Callable[[str], float]
 TargetOf = Callable[[str], PruneTarget | None]
@@ -439,6 +439,7 @@ def prune_model(
     if sequential not in SEQUENTIAL:
         raise ValueError(f"sequential must be one of {list(SEQUENTIAL)}, got {sequential!r}")
     batch_size = check_int("batch_size", batch_size, minimum=1)
+    progress = check_bool("progress", progress)
     adapter = find_adapter(model, family)
     dense = _check_dense_layers(dense_layers, adapter, plan.pruner)
     if calibration is None and (plan.pruner.needs_hessian or plan.pruner.kind == "model"):

@@ -40,7 +40,7 @@ from multisource.compress.methods import model_pruner
 from multisource.compress.records import LayerRecord, PruneReport
 from multisource.optim import StaticInverseFisher
 from multisource.optim.checks import check_damp, check_ngrads
-from multisource.utils.validation import check_int
+from multisource.utils.validation import check_bool, check_int
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SCOPES = ("global", "layer")
@@ -193,6 +193,7 @@ def mfac_obs_prune(
         tqdm bar over the recomputation steps.
     """
     sparsity = check_sparsity(sparsity)
+    progress = check_bool("progress", progress)
     options = MFACOBSOptions(ngrads=ngrads, damp=damp, blocksize=blocksize, nrecomps=nrecomps, scope=scope, dtype=dtype)
     params = dict(prunable_parameters(model) if params is None else params)
     return _obs_prune(model, loss_fn, batches, sparsity, params, options, progress=progress)

@@ -40,6 +40,7 @@ from multisource.utils.device import resolve_device
 from multisource.utils.threads import limit_threads
 from multisource.utils.validation import (
     SeedLike,
+    check_bool,
     check_int,
     check_labeled_pair,
     check_labeled_sample,
@@ -319,6 +320,7 @@ def linear_pairwise_matrix(
     """
     X, y = check_labeled_sample(("X", "y"), X, y, n_classes)
     source = check_source_ids(source, n_sources, len(y))
+    progress = check_bool("progress", progress)
     l2, scaling, solver, tol = _check_options(l2, scaling, solver, tol)
     default_iter, default_dtype = SOLVERS[solver]
     max_iter = check_int("max_iter", default_iter if max_iter is None else max_iter, minimum=1)
@@ -326,7 +328,7 @@ def linear_pairwise_matrix(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     half = None if pair_sample is None else band_half_width(n_sources, pair_sample)
-    generator = check_random_state(rng)
+    generator = check_random_state(rng, "rng")
     sizes = np.bincount(source, minlength=n_sources)
     if np.any(sizes == 0):
         raise ValueError(

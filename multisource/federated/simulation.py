@@ -30,7 +30,7 @@ from multisource.federated.config import FederatedConfig
 from multisource.federated.server import aggregate_round
 from multisource.learners.torch_classifier import build_mlp
 from multisource.utils.device import resolve_device
-from multisource.utils.validation import SeedLike, check_int, check_random_state
+from multisource.utils.validation import SeedLike, check_bool, check_int, check_random_state
 
 ModelFactory = Callable[[int, int], torch.nn.Module]
 """``factory(n_features, n_classes) -> module`` mapping (B, n_features) rows to (B, n_classes) logits."""
@@ -273,6 +273,7 @@ def run_federated(
         raise ValueError(f"n_bad must be < N = {dataset.n_sources} clients, got {config.n_bad}")
     _check_rule_fits(config, config.clients_per_round(dataset.n_sources), config.n_bad)
     rng = check_random_state(seed)
+    progress = check_bool("progress", progress)
     sim = _Simulation(dataset, MLPFactory() if model_factory is None else model_factory, config, rng)
     state = _State(flatten_parameters(sim.module), rng, [])
     path = None if checkpoint is None else Path(checkpoint)

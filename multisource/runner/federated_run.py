@@ -53,7 +53,7 @@ from multisource.data.dataset import MultiSourceDataset
 from multisource.federated import FederatedConfig, MLPFactory, RoundMetrics, run_federated
 from multisource.runner.spec import short_hash
 from multisource.runner.store import Store, utc_now
-from multisource.utils.validation import check_int
+from multisource.utils.validation import check_bool, check_int
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -255,6 +255,7 @@ def run_federated_spec(
 
     ``checkpoints`` is the folder of the per-cell checkpoints (default: ``<store>.federated/``).
     """
+    progress = check_bool("progress", progress)
     folder = Path(checkpoints) if checkpoints is not None else store.path.with_suffix(".federated")
     folder.mkdir(parents=True, exist_ok=True)
     finished = {c["key"] for c in store.federated_cells()}

@@ -24,7 +24,7 @@ from multisource.runner.executors import TaskFailure, check_executor, map_unorde
 from multisource.runner.experiment import GridPoint, grid_points, point_rules, row_key, run_point
 from multisource.runner.spec import Component, ExperimentSpec, canonical_json, short_hash
 from multisource.runner.store import LeaseOwner, Store, utc_now
-from multisource.utils.validation import check_int
+from multisource.utils.validation import check_bool, check_int
 
 VERSIONED = ("multisource", "numpy", "scipy", "scikit-learn", "torch")
 
@@ -152,6 +152,7 @@ def run_experiment(
     (:meth:`ExperimentSpec.with_data`), and their content's hash enters the setting.
     """
     retries = check_int("retries", retries, minimum=0)
+    progress = check_bool("progress", progress)
     if data is not None:
         spec = spec.with_data(data)
     if not spec.has_data:

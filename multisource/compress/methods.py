@@ -128,9 +128,11 @@ def layer_pruner(
 ) -> Callable[[LF], LF]:
     """Decorator: register ``fn(W, H, target, options) -> LayerResult`` as the layer pruner ``name``."""
 
+    add = PRUNING_METHODS.register(name, overwrite=overwrite)  # checks the name now
+
     def decorator(fn: LF) -> LF:
         record = LayerPruner(name, fn, options, needs_hessian, check)
-        PRUNING_METHODS.register(name, overwrite=overwrite)(record)
+        add(record)
         return fn
 
     return decorator
@@ -146,9 +148,11 @@ def model_pruner(
 ) -> Callable[[MF], MF]:
     """Decorator: register ``fn(model, calibration, target, options) -> PruneReport`` as the model pruner ``name``."""
 
+    add = PRUNING_METHODS.register(name, overwrite=overwrite)  # checks the name now
+
     def decorator(fn: MF) -> MF:
         record = ModelPruner(name, fn, options, needs_labels, check)
-        PRUNING_METHODS.register(name, overwrite=overwrite)(record)
+        add(record)
         return fn
 
     return decorator

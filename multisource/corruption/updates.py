@@ -87,8 +87,10 @@ def register_update_attack(
 ) -> Callable[[UpdateAttack], UpdateAttack]:
     """Decorator: register an update attack under ``name`` with its record; returns it unchanged."""
 
+    add = UPDATE_ATTACKS.register(name)  # checks the name now, before the decorator is applied
+
     def decorator(function: UpdateAttack) -> UpdateAttack:
-        UPDATE_ATTACKS.register(name)(UpdateAttackRecord(name, function, dict(options or {}), omniscient, paper))
+        add(UpdateAttackRecord(name, function, dict(options or {}), omniscient, paper))
         return function
 
     return decorator

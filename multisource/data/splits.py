@@ -46,8 +46,10 @@ SPLITS: Registry[Split] = Registry("split")
 def register_split(name: str, *, by_groups: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``deal`` in ``SPLITS`` under ``name`` as a :class:`Split`; returns ``deal``."""
 
+    add = SPLITS.register(name)  # checks the name now, before the decorator is applied
+
     def decorator(deal: Callable[..., Any]) -> Callable[..., Any]:
-        SPLITS.register(name)(Split(deal=deal, by_groups=by_groups))
+        add(Split(deal=deal, by_groups=by_groups))
         return deal
 
     return decorator

@@ -102,7 +102,9 @@ def threshold_majority(
     ----------
     disc : (N, N) symmetric discrepancy matrix with zero diagonal.
     sizes : (N,) number of samples per source (weights of the kept sources).
-    alpha : ignored (the rule does not need it); accepted so every rule has one signature.
+    alpha : ignored: the rule never reads it, so any value (even one outside [0, 1/2)) is accepted
+        unchecked; it is a parameter only so every rule has one signature. Use :func:`known_alpha`
+        for a filter that uses (and checks) alpha.
     threshold : ``s`` as a float, a callable ``(N, sizes) -> s`` (e.g. the theory's ``2 Delta_m``),
         or None for :func:`derived_threshold` with ``k = floor(N/2) + 1``. Called through its record
         (``FILTERING_RULES.get("threshold_majority")``) it also takes ``"theory"``, with optional

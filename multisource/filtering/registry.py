@@ -147,6 +147,9 @@ class RuleRegistry:
         ``name`` defaults to the function's name; ``resolve=None`` passes the parameters as given.
         """
 
+        if name is not None:
+            self._records.check_name(name)
+
         def decorator(fn: RuleFunction) -> RuleFunction:
             key = name if name is not None else getattr(fn, "__name__", "")
             hook = no_resolve if resolve is None else resolve

@@ -30,8 +30,21 @@ class Registry(Generic[T]):
         self.family = family
         self._entries: dict[str, T] = {}
 
+    def check_name(self, name: object) -> str:
+        """``name`` if it is a non-empty string (a spec could not spell an empty or a non-string name)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{self.family} name must be a non-empty string, got {name!r}")
+        if not name.strip():
+            raise ValueError(f"{self.family} name must be a non-empty string, got {name!r}")
+        return name
+
     def register(self, name: str | None = None, *, overwrite: bool = False) -> Callable[[T], T]:
-        """Decorator that registers ``obj`` under ``name`` (default: its ``__name__``)."""
+        """Decorator that registers ``obj`` under ``name`` (default: its ``__name__``).
+
+        A given ``name`` is checked here, when the decorator is made, not when it is applied.
+        """
+        if name is not None:
+            self.check_name(name)
 
         def decorator(obj: T) -> T:
             key = name if name is not None else getattr(obj, "__name__", None)

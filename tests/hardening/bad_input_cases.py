@@ -189,6 +189,30 @@ def _aggregate(name: str, vectors: object = None, **kwargs: object) -> Callable[
     return call
 
 
+def _torch_after_fit(method: str, *args: object, **params: object) -> Callable[[Path], object]:
+    """``TorchClassifier(**params)`` fitted on the valid 3-feature :func:`_sample`, then ``method(*args)``."""
+
+    def call(_: Path) -> object:
+        from multisource.learners import TorchClassifier
+
+        model = TorchClassifier(**{"epochs": 1, "random_state": 0, "device": "cpu", **params}).fit(*_sample())
+        return getattr(model, method)(*args)
+
+    return call
+
+
+def _torch_fit_on(X: object, y: object, sample_weight: object = None, **params: object) -> Callable[[Path], object]:
+    """``TorchClassifier(**params).fit(X, y, sample_weight)`` on spoiled data."""
+
+    def call(_: Path) -> object:
+        from multisource.learners import TorchClassifier
+
+        model = TorchClassifier(**{"epochs": 1, "random_state": 0, "device": "cpu", **params})
+        return model.fit(X, y, sample_weight=sample_weight)
+
+    return call
+
+
 def _torch_fit(**params: object) -> Callable[[Path], object]:
     def call(_: Path) -> object:
         from multisource.learners import TorchClassifier
@@ -1657,4 +1681,227 @@ CASES: list[Case] = [
         "no.such.module",
     ),
     cli("run", "--scheduler ''", "--scheduler must be a Dask scheduler address", "{tmp}/nope.toml", "--scheduler", ""),
+    # ---- third pass: the estimator's own input checks, seeds, sklearn parameters, flags, registry names ----
+    Case(
+        "learners.TorchClassifier.fit",
+        "X with a NaN",
+        ValueError,
+        "X contains NaN or infinite values",
+        _torch_fit_on(_with_nan(_sample()[0]), _sample()[1]),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        "float labels y such as 0.5 (a regression target)",
+        ValueError,
+        "Unknown label type: continuous",
+        _torch_fit_on(_sample()[0], _sample()[1] + 0.5),
+        argument="y",
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        "a 1-D X",
+        ValueError,
+        "X must be a 2-D array of shape (n_samples, n_features), got shape (40,)",
+        _torch_fit_on(_sample()[0][:, 0], _sample()[1]),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        "an empty X (0 rows)",
+        ValueError,
+        "X must hold at least 1 sample",
+        _torch_fit_on(_sample()[0][:0], _sample()[1][:0]),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        "y of 3 labels for 40 rows",
+        ValueError,
+        "y must hold one label per row of X (40)",
+        _torch_fit_on(_sample()[0], _sample()[1][:3]),
+        argument="y",
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        "sample_weight=zeros",
+        ValueError,
+        "sample_weight must be non-negative and not all zero",
+        _torch_fit_on(*_sample(), sample_weight=np.zeros(40)),
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        "random_state=-1",
+        ValueError,
+        "random_state must be >= 0",
+        _torch_fit(random_state=-1),
+    ),
+    Case(
+        "learners.TorchClassifier.fit",
+        'architecture="cnn", X with a NaN',
+        ValueError,
+        "X contains NaN or infinite values",
+        _torch_fit_on(_with_nan(np.ones((4, 4))), np.array([0, 1, 0, 1]), architecture="cnn", pool=1),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.predict",
+        "X of 4 features for a model fitted on 3",
+        ValueError,
+        "X has 4 features, but TorchClassifier is expecting 3 features as input",
+        _torch_after_fit("predict", np.zeros((2, 4))),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.predict",
+        "a 1-D X",
+        ValueError,
+        "X must be a 2-D array",
+        _torch_after_fit("predict", np.zeros(3)),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.predict_proba",
+        "X with a NaN",
+        ValueError,
+        "X contains NaN or infinite values",
+        _torch_after_fit("predict_proba", _with_nan(np.zeros((2, 3)))),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.predict_proba",
+        "an empty X (0 rows)",
+        ValueError,
+        "X must hold at least 1 sample",
+        _torch_after_fit("predict_proba", np.zeros((0, 3))),
+        argument="X",
+    ),
+    Case(
+        "learners.TorchClassifier.score",
+        "float labels y such as 0.5",
+        ValueError,
+        "Unknown label type: continuous",
+        _torch_after_fit("score", _sample()[0], _sample()[1] + 0.5),
+        argument="y",
+    ),
+    Case(
+        "learners.TorchClassifier.score",
+        "y of 3 labels for 40 rows",
+        ValueError,
+        "y must hold one label per row of X (40)",
+        _torch_after_fit("score", _sample()[0], _sample()[1][:3]),
+        argument="y",
+    ),
+    Case(
+        "learners.make_learner",
+        "random_state=-1",
+        ValueError,
+        "random_state must be >= 0",
+        _api("learners.make_learner", "logreg", random_state=-1),
+    ),
+    Case(
+        "learners.make_learner",
+        '"logreg", C=-1',
+        ValueError,
+        "C must lie in (0.0, inf)",
+        _api("learners.make_learner", "logreg", C=-1),
+    ),
+    Case(
+        "learners.make_learner",
+        '"logreg", C=nan',
+        ValueError,
+        "C must be a finite number",
+        _api("learners.make_learner", "logreg", C=NAN),
+    ),
+    Case(
+        "learners.make_learner",
+        '"logreg", max_iter=0',
+        ValueError,
+        "max_iter must be >= 1",
+        _api("learners.make_learner", "logreg", max_iter=0),
+    ),
+    Case(
+        "learners.make_learner",
+        '"SGDClassifier", alpha=-1',
+        ValueError,
+        "The 'alpha' parameter of SGDClassifier must be a float in the range [0.0, inf)",
+        _api("learners.make_learner", "SGDClassifier", alpha=-1.0),
+    ),
+    Case(
+        "learners.fit_per_source",
+        "learner=3",
+        TypeError,
+        "learner must be a scikit-learn estimator instance",
+        _api("learners.fit_per_source", 3, DATA),
+    ),
+    Case(
+        "learners.select_lambda",
+        'progress="yes"',
+        TypeError,
+        "progress must be true or false",
+        _api("learners.select_lambda", DATA, _disc()[0], 0, _api("learners.logreg")(Path()), progress="yes"),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        'progress="yes"',
+        TypeError,
+        "progress must be true or false",
+        _api(
+            "discrepancy.linear_pairwise_matrix",
+            *_sample(),
+            np.repeat(np.arange(4), 10),
+            n_sources=4,
+            n_classes=2,
+            progress="yes",
+        ),
+    ),
+    Case(
+        "discrepancy.linear_pairwise_matrix",
+        "rng=-1",
+        ValueError,
+        "rng must be >= 0",
+        _api(
+            "discrepancy.linear_pairwise_matrix",
+            *_sample(),
+            np.repeat(np.arange(4), 10),
+            n_sources=4,
+            n_classes=2,
+            rng=-1,
+        ),
+    ),
+    Case(
+        "federated.run_federated",
+        'progress="yes"',
+        TypeError,
+        "progress must be true or false",
+        _api("federated.run_federated", DATA, progress="yes"),
+    ),
+    Case(
+        "data.register_split",
+        'name=""',
+        ValueError,
+        "split name must be a non-empty string",
+        _api("data.register_split", ""),
+    ),
+    Case(
+        "corruption.register_update_attack",
+        "name=3",
+        TypeError,
+        "update attack name must be a non-empty string",
+        _api("corruption.register_update_attack", 3),
+    ),
+    Case(
+        "filtering.FILTERING_RULES.register",
+        'name=""',
+        ValueError,
+        "filtering rule name must be a non-empty string",
+        _api("filtering.FILTERING_RULES.register", ""),
+    ),
+    Case(
+        "compress.layer_pruner",
+        'name=" "',
+        ValueError,
+        "pruning method name must be a non-empty string",
+        _api("compress.layer_pruner", " "),
+    ),
 ]

@@ -51,7 +51,6 @@ AGGREGATOR_PARAMS = {  # the median honest |u_i - previous aggregate| is 0.2-0.7
     "centered_clipping": {"tau": 0.5},
 }
 TARGETS = {"digits": 0.85, "mnist1d": 0.30}
-AGGREGATOR_GRIDS = ("aggregators", "centered_clipping")  # grids reported as accuracy tables and curves
 
 
 @dataclass(frozen=True)
@@ -72,15 +71,6 @@ FULL = {
     "aggregators": Grid(
         datasets=("digits", "mnist1d"),
         aggregators=tuple(AGGREGATORS.names()),
-        pres=("", "nnm"),
-        attacks=(*UPDATE_ATTACKS.names(), *DATA_ATTACKS),
-        n_bads=(0, 2, 4),
-        seeds=(0, 1, 2),
-        optimizers=("sgd",),
-    ),
-    "centered_clipping": Grid(  # re-run after the server centred the rule on the previous aggregate
-        datasets=("digits", "mnist1d"),
-        aggregators=("centered_clipping",),
         pres=("", "nnm"),
         attacks=(*UPDATE_ATTACKS.names(), *DATA_ATTACKS),
         n_bads=(0, 1, 2, 3, 4),
@@ -104,16 +94,6 @@ SMALL = {
         pres=("", "nnm"),
         attacks=("alie", "label_flip"),
         n_bads=(0, 4),
-        seeds=(0,),
-        optimizers=("sgd",),
-        rounds=3,
-    ),
-    "centered_clipping": Grid(
-        datasets=("digits",),
-        aggregators=("centered_clipping",),
-        pres=("",),
-        attacks=("gaussian",),
-        n_bads=(0, 1),
         seeds=(0,),
         optimizers=("sgd",),
         rounds=3,
@@ -238,13 +218,47 @@ def hardest_attack(rows: list[dict[str, Any]], dataset: str, n_bad: int) -> str:
     return min(by_attack, key=lambda a: np.mean(by_attack[a]))
 
 
-def accuracy_tables(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per data set and n_bad, final accuracy (%) of each rule (rows) x attack (columns)."""
-    rows = [r for r in rows if r["grid"] in AGGREGATOR_GRIDS]
+def _accuracies(rows: list[dict[str, Any]]) -> dict[tuple, list[float]]:
+    """Final accuracies of the aggregator grid's finished runs, by (data set, n_bad, rule, attack)."""
     cell: dict[tuple, list[float]] = defaultdict(list)
     for r in rows:
-        if r["status"] == "ok":
+        if r["grid"] == "aggregators" and r["status"] == "ok":
             cell[r["dataset"], r["n_bad"], _rule(r), r["attack"]].append(r["final_accuracy"])
+    return cell
+
+
+def worst_case_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per data set, each rule's lowest mean final accuracy (%) over the attacks at each n_bad,
+    with the attack that gives it; the best rule of each column in bold."""
+    cell = _accuracies(rows)
+    out = []
+    for ds in dict.fromkeys(k[0] for k in cell):
+        n_bads = sorted({k[1] for k in cell if k[0] == ds})
+        worst: dict[tuple[str, int], tuple[float, str]] = {}
+        for (d, n_bad, rule, attack), values in cell.items():
+            if d == ds and ((rule, n_bad) not in worst or np.mean(values) < worst[rule, n_bad][0]):
+                worst[rule, n_bad] = (float(np.mean(values)), attack)
+        best = {nb: max(m for (_, b), (m, _) in worst.items() if b == nb) for nb in n_bads}
+        out += [f"### {ds}: worst case over the attacks", "", "| rule | " + " | ".join(f"n_bad = {nb}" for nb in n_bads)
+                + " |", "|---|" + "---|" * len(n_bads)]  # fmt: skip
+        for rule in sorted({r for r, _ in worst}):
+            entries = []
+            for nb in n_bads:
+                if (rule, nb) not in worst:
+                    entries.append("n/a")
+                    continue
+                m, attack = worst[rule, nb]
+                text = f"{100 * m:.1f}" + ("" if nb == 0 else f" ({attack})")
+                entries.append(f"**{text}**" if m >= best[nb] - 1e-12 else text)
+            out.append(f"| {rule} | " + " | ".join(entries) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def accuracy_tables(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per data set and n_bad, final accuracy (%) of each rule (rows) x attack (columns)."""
+    rows = [r for r in rows if r["grid"] == "aggregators"]
+    cell = _accuracies(rows)
     out = []
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         rules = list(dict.fromkeys(_rule(r) for r in rows if r["dataset"] == ds))
@@ -307,7 +321,7 @@ def curves_figure(rows: list[dict[str, Any]], dataset: str, path: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in rows if r["grid"] in AGGREGATOR_GRIDS and r["dataset"] == dataset and r["status"] == "ok"]
+    rows = [r for r in rows if r["grid"] == "aggregators" and r["dataset"] == dataset and r["status"] == "ok"]
     n_bad = max(r["n_bad"] for r in rows)
     attack = hardest_attack(rows, dataset, n_bad)
     aggregators = list(dict.fromkeys(r["aggregator"] for r in rows))
@@ -361,11 +375,14 @@ def write_report(rows: list[dict[str, Any]], out: Path, command: str) -> None:
         "",
     ]
     attacks = {}
-    for ds in dict.fromkeys(r["dataset"] for r in ok if r["grid"] in AGGREGATOR_GRIDS):
+    for ds in dict.fromkeys(r["dataset"] for r in ok if r["grid"] == "aggregators"):
         attacks[ds] = curves_figure(rows, ds, out / f"curves_{ds}.png")
         header.append(f"![{ds}](curves_{ds}.png)")
         header.append("")
-    (out / "table.md").write_text("\n".join(header) + accuracy_tables(rows) + "\n")
+    summary = ["## Worst case per rule", "", "Each rule's lowest mean final accuracy over the attacks (which "
+               "attack in brackets); n/a: the rule's condition fails at that n_bad.", "", worst_case_table(rows),
+               "## Every attack", ""]  # fmt: skip
+    (out / "table.md").write_text("\n".join(header + summary) + accuracy_tables(rows) + "\n")
     if any(r["grid"] == "optimizers" for r in ok):
         text = [
             "# Local SGD vs Adam vs M-FAC: rounds to a target test accuracy",

@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from multisource.data import MultiSourceDataset
 from multisource.discrepancy import pairwise, sklearn_discrepancy
-from multisource.discrepancy.mlp import init_mlp_stack, mlp_logits, train_mlp_stack
+from multisource.discrepancy.mlp import SlotProblems, init_mlp_stack, label_flip_slots, mlp_logits, train_mlp_stack
 from multisource.filtering import krum_scores, multi_krum, quantile
 from multisource.filtering.flea_quantile import row_quantile
 
@@ -154,14 +154,17 @@ def scale_table(n_sources: int, m: int, l2: float) -> None:
         )
 
 
-def pooled_label_flip(ds: MultiSourceDataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Standardised pooled inputs (n, 2m, d), label-flip targets and weights 1/m of all pairs (equal m)."""
+def pooled_label_flip(ds: MultiSourceDataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, SlotProblems]:
+    """Standardised pooled inputs (n, 2m, d), label-flip targets and weights 1/m of all pairs (equal m),
+    and the same problems in the slot layout that the batched trainer takes."""
     X = (ds.X - ds.X.mean(0)) / ds.X.std(0)
     a, b = np.triu_indices(ds.n_sources, k=1)
     rows = np.arange(len(ds.y)).reshape(ds.n_sources, -1)
-    inputs = torch.tensor(np.concatenate([X[rows[a]], X[rows[b]]], axis=1), dtype=torch.float32)
+    per_source = torch.tensor(X[rows], dtype=torch.float32)
+    inputs = torch.cat([per_source[a], per_source[b]], dim=1)
     labels = torch.tensor(np.concatenate([ds.y[rows[a]], 1 - ds.y[rows[b]]], axis=1))
-    return inputs, labels, torch.full(labels.shape, 1.0 / rows.shape[1])
+    problems, _ = label_flip_slots(per_source, ds.y[rows], np.full(rows.shape, 1.0 / rows.shape[1]), a, b, 2)
+    return inputs, labels, torch.full(labels.shape, 1.0 / rows.shape[1]), problems
 
 
 def loop_training(start: list[torch.Tensor], net: int, inputs, labels, weights, epochs: int) -> torch.Tensor:
@@ -183,18 +186,15 @@ def loop_training(start: list[torch.Tensor], net: int, inputs, labels, weights, 
 
 def mlp_table(n_sources: int, m: int, epochs: int, loop_pairs: int) -> None:
     print(f"\n## Table 3: MLP label-flip nets, N = {n_sources}, m = {m}, hidden 16, Adam lr 0.01, {epochs} epochs\n")
-    inputs, labels, weights = pooled_label_flip(breast_cancer_sources(n_sources, m, seed=2))
+    inputs, labels, weights, problems = pooled_label_flip(breast_cancer_sources(n_sources, m, seed=2))
     n_pairs = len(inputs)
     start = init_mlp_stack(n_pairs, inputs.shape[-1], 16, 2, torch.Generator().manual_seed(0), torch.device("cpu"))
     initial = [p.detach().clone() for p in start]
     accuracy = lambda logits, k: float((weights[k] * (logits.argmax(-1) == labels[k])).sum() / 2)  # noqa: E731
     print("| threads | pairs | batched s (cpu) | loop s (all pairs) | x | mean acc batched | loop | max \\|diff\\| |")
     print("|---|---|---|---|---|---|---|---|")
+    train = lambda: train_mlp_stack(initial, problems, lr=0.01, max_epochs=epochs, patience=epochs, tol=-np.inf)  # noqa: E731
     for threads in (1, 2):
-        params = [p.detach().clone().requires_grad_(True) for p in initial]
-        train = lambda params=params: train_mlp_stack(  # noqa: E731
-            params, inputs, labels, weights, lr=0.01, max_epochs=epochs, patience=epochs, tol=-np.inf
-        )
         wall, cpu, trained = timed(train, threads)
         sample = np.random.default_rng(0).permutation(n_pairs)[:loop_pairs]
         start_loop = time.perf_counter()

@@ -148,8 +148,10 @@ def reject_if_nonfinite(derived: torch.Tensor, X: torch.Tensor, rule: str) -> No
     A NaN or inf entry of X makes ``derived`` non-finite; only then are the rows of X searched,
     so the check adds no pass over the inputs when they are clean.
     """
-    # The sum is finite when every entry is (NaN and inf propagate); only then look closer.
-    if math.isfinite(float(derived.sum(dtype=torch.float64))) or bool(torch.isfinite(derived).all()):
+    # The sum is finite when every entry is (NaN and inf propagate). It is taken in derived's own dtype
+    # (a float64 copy of a float32 mean cost as much as the mean): a sum that overflows only sends the
+    # check to the element-wise test, which clears finite entries.
+    if math.isfinite(float(derived.sum())) or bool(torch.isfinite(derived).all()):
         return
     rows = nonfinite_rows(X)
     if rows:

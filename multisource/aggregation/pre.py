@@ -93,8 +93,9 @@ def _clip_to(vectors: Vectors, X: torch.Tensor, norms: torch.Tensor, threshold: 
     """
     if not copy and aliases_writeable_input(vectors, X):
         rows = X.numpy() if X.device.type == "cpu" else X  # numpy's per-row call costs a third of torch's
-        for i in torch.nonzero(norms > threshold).flatten().tolist():
-            rows[i] *= threshold / float(norms[i])
+        length = norms.cpu().numpy()
+        for i in np.flatnonzero(length > threshold):
+            rows[i] *= threshold / length[i]
         return X
     factor = torch.where(norms > threshold, threshold / torch.where(norms > 0, norms, 1.0), 1.0).to(X.dtype)
     if X.device.type == "cpu":  # numpy writes a fresh (n, d) array several times faster than torch

@@ -158,6 +158,19 @@ def reject_if_nonfinite(derived: torch.Tensor, X: torch.Tensor, rule: str) -> No
         raise nonfinite_error(rule, rows)
 
 
+# Gram matrices of at most this many rows go through torch's GEMM (see gram).
+_TORCH_GRAM_ROWS = 64
+
+
+def gram(X: torch.Tensor) -> torch.Tensor:
+    """``X X^T``, by the faster CPU kernel for its height: torch's GEMM up to 64 rows (1.3-1.4x numpy's
+    ``syrk`` at n = 20 for d = 1e4 and 1e6, equal at n = 50, one thread), numpy's above (1.15x faster
+    than torch's at n = 100 in float64); on other devices, torch's."""
+    if X.device.type != "cpu" or X.shape[0] <= _TORCH_GRAM_ROWS:
+        return X @ X.T
+    return matmul(X, X.T)
+
+
 def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """``A @ B``; on CPU through numpy's BLAS, which runs the short-and-wide products of these rules
     (Gram matrices of n << d vectors, n x n mixing matrices) up to several times faster than torch's."""

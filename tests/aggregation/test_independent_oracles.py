@@ -205,3 +205,28 @@ def test_geometric_median_of_float32_tensors_matches_float64_to_float32_precisio
     z32 = agg.geometric_median(torch.tensor(X, dtype=torch.float32))
     assert z32.dtype == torch.float32
     np.testing.assert_allclose(z32.numpy(), z64, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n", "max_iter", "init", "tol"), [(9, 3, "zeros", 0.0), (40, 500, "mean", 1e-12), (200, 20, "mean", 1e-10)]
+)
+def test_geometric_median_in_gram_space_equals_the_iteration_on_the_vector(
+    honest_and_outliers, monkeypatch, n, max_iter, init, tol
+):
+    # For n <= min(16 max_iter, 256) the Weiszfeld steps run on the weights through X X^T; the same
+    # steps on z (X read twice per step) are forced by allowing the Gram space no rows at all.
+    from multisource.aggregation import geometric
+
+    X = honest_and_outliers(n, n // 4, d=30, seed=n)
+    options = {"max_iter": max_iter, "init": init, "tol": tol, "nu": 0.1}
+    in_gram = agg.geometric_median(X, **options)
+    monkeypatch.setattr(geometric, "_GRAM_MAX_ROWS", 0)
+    on_vector = agg.geometric_median(X, **options)
+    np.testing.assert_allclose(in_gram, on_vector, rtol=0, atol=1e-9 * np.abs(X).max())
+
+
+def test_geometric_median_beyond_the_gram_rows_agrees_with_byzfl(byzfl, honest_and_outliers):
+    # n = 60 > 16 * 3: ByzFL's three steps from zero run on the vector, and still equal ByzFL's.
+    X = honest_and_outliers(60, 14, d=40, seed=3)
+    z = agg.geometric_median(X, init="zeros", nu=0.1, max_iter=3, tol=0.0)
+    np.testing.assert_allclose(z, byzfl[0].GeometricMedian()(X), rtol=0, atol=1e-6)

@@ -62,10 +62,7 @@ class _GramCentre:
         reject_if_nonfinite(G, X, rule)
         self.X, self.G = X, (G + G.T) / 2
         n = X.shape[0]
-        self.a = (
-            torch.full((n,), 1.0 / n, dtype=torch.float64) if init == "mean" else torch.zeros(n, dtype=torch.float64)
-        )
-        self.a = self.a.to(X.device)
+        self.a = torch.full((n,), 1.0 / n if init == "mean" else 0.0, dtype=torch.float64, device=X.device)
 
     def distances(self) -> torch.Tensor:
         Ga = self.G @ self.a

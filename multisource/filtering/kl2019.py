@@ -30,7 +30,12 @@ def central_source(disc: np.ndarray) -> int:
     filter threshold ``s``, so its median is ``<= s``; the most central source is clean or within
     ``s`` of clean data. Ties go to the lowest index.
     """
-    return int(np.argmin(np.median(check_disc(disc), axis=1)))
+    return _central_source(check_disc(disc))
+
+
+def _central_source(disc: np.ndarray) -> int:
+    """:func:`central_source` of a matrix already checked."""
+    return int(np.argmin(np.median(disc, axis=1)))
 
 
 def resolve_cv_lambda(context: RuleContext | None, params: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +80,7 @@ def kl2019_weighting(
     """
     disc, sizes = check_disc_matrix(disc, sizes)
     if reference is None:
-        reference = central_source(disc)
+        reference = _central_source(disc)
     reference = check_int("reference", reference, minimum=0, maximum=disc.shape[0] - 1)
     d = disc[reference]
     weights = kl2019_weights(d, sizes, lam)

@@ -25,8 +25,11 @@ from multisource.utils.validation import check_int
 
 def krum_scores(disc: np.ndarray, n_bad: int) -> np.ndarray:
     """(N,) Krum scores ``sum of the N - n_bad - 2 smallest d_ij over j != i`` (estimated on a sampled matrix)."""
-    disc = check_disc(disc, partial=True)
-    n_bad = check_int("n_bad", n_bad, minimum=0)
+    return _krum_scores(check_disc(disc, partial=True), check_int("n_bad", n_bad, minimum=0))
+
+
+def _krum_scores(disc: np.ndarray, n_bad: int) -> np.ndarray:
+    """:func:`krum_scores` of a matrix already checked (by :func:`check_disc` or :func:`check_disc_matrix`)."""
     n = disc.shape[0]
     n_neighbours = n - n_bad - 2
     if n_neighbours < 1:
@@ -53,7 +56,7 @@ def multi_krum(
     disc, sizes = check_disc_matrix(disc, sizes, partial=True)
     n = disc.shape[0]
     n_bad = rule_n_bad(n, alpha, n_bad, rule="multi_krum")
-    scores = krum_scores(disc, n_bad)
+    scores = _krum_scores(disc, n_bad)
     if n < 2 * n_bad + 3:
         warnings.warn(
             f"multi_krum with n_bad={n_bad} needs N >= 2 n_bad + 3 = {2 * n_bad + 3} sources for its guarantee, "

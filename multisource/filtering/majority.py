@@ -44,7 +44,11 @@ def derived_threshold(disc: np.ndarray, k: int) -> float:
     source is kept; sources farther than ``2 eps`` from every clean source are dropped.
     """
     disc = check_disc(disc)
-    k = check_int("k", k, minimum=1, maximum=disc.shape[0])
+    return _derived_threshold(disc, check_int("k", k, minimum=1, maximum=disc.shape[0]))
+
+
+def _derived_threshold(disc: np.ndarray, k: int) -> float:
+    """:func:`derived_threshold` of a matrix already checked, with 1 <= k <= N."""
     r = kth_smallest_per_row(disc, k)
     return float(2.0 * np.partition(r, k - 1)[k - 1])
 
@@ -52,7 +56,7 @@ def derived_threshold(disc: np.ndarray, k: int) -> float:
 def resolve_threshold(threshold: Threshold, disc: np.ndarray, sizes: np.ndarray, k: int) -> tuple[float, str]:
     """The threshold ``s`` and how it was obtained: a number, ``threshold(N, sizes)``, or ``derived_threshold``."""
     if threshold is None:
-        return derived_threshold(disc, k), "derived"
+        return _derived_threshold(disc, k), "derived"
     if callable(threshold):
         value = threshold(disc.shape[0], sizes)
         return check_real("threshold(N, sizes)", value, low=0.0), "callable"

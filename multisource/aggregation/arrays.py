@@ -176,6 +176,22 @@ def gram(X: torch.Tensor) -> torch.Tensor:
     return matmul(X, X.T)
 
 
+def weighted_sum(weights: torch.Tensor | float, X: torch.Tensor) -> torch.Tensor:
+    """``sum_i w_i x_i`` over the rows of X as one BLAS matrix-vector product; a float ``weights`` is
+    the same weight for every row (``1 / n`` gives the mean).
+
+    The product reads X once; on one CPU thread it is 1.3-2x faster than a column sum (numpy's or
+    torch's) at n = 20-100 rows of d = 1e4, and 1.3-1.5x at n = 100 of d = 1e6 (docs/aggregation.md, Speed).
+    """
+    if isinstance(weights, torch.Tensor):
+        weights = weights.to(device=X.device, dtype=X.dtype)
+    elif X.device.type == "cpu":
+        weights = torch.from_numpy(np.full(X.shape[0], weights, dtype=X.numpy().dtype))
+    else:
+        weights = torch.full((X.shape[0],), weights, dtype=X.dtype, device=X.device)
+    return matmul(weights, X)
+
+
 def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """``A @ B``; on CPU through numpy's BLAS, which runs the short-and-wide products of these rules
     (Gram matrices of n << d vectors, n x n mixing matrices) up to several times faster than torch's."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite
+from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite, weighted_sum
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, register
 
 
@@ -17,7 +17,7 @@ def mean(vectors: Vectors) -> Vectors:
     check costs no extra pass over the inputs.
     """
     X, restore = as_matrix(vectors)
-    result = _row_mean(X)
+    result = weighted_sum(1.0 / X.shape[0], X)
     reject_if_nonfinite(result, X, "mean")
     return restore(result)
 
@@ -43,7 +43,8 @@ def trimmed_mean(vectors: Vectors, *, n_bad: int) -> Vectors:
     X, restore = as_matrix(vectors)
     n = X.shape[0]
     n_bad = MAJORITY.check("trimmed_mean", n, n_bad)
-    return restore(_row_mean(sorted_columns(X, "trimmed_mean")[n_bad : n - n_bad]))
+    kept = sorted_columns(X, "trimmed_mean")[n_bad : n - n_bad]
+    return restore(weighted_sum(1.0 / kept.shape[0], kept))
 
 
 @register(AGGREGATORS, "meamed", condition=MAJORITY, paper="Xie, Koyejo, Gupta, arXiv:1802.10116, 2018")
@@ -59,15 +60,31 @@ def meamed(vectors: Vectors, *, n_bad: int) -> Vectors:
     return restore(mean_around_median(sorted_columns(X, "meamed"), X.shape[0] - n_bad))
 
 
+# sorted_columns sorts Fortran-ordered copies of inputs of at most this many entries.
+_FORTRAN_SORT_ENTRIES = 1 << 22
+
+
 def sorted_columns(X: torch.Tensor, rule: str) -> torch.Tensor:
     """X sorted along its rows, column by column, with the NaN policy applied for free.
 
     Sorting puts -inf first and +inf and NaN last, so the first and last sorted rows show whether X
-    holds a non-finite value. numpy's sort on CPU is several times faster than torch's (and than
-    np.median's partition) on (n, d) arrays sorted along n.
+    holds a non-finite value. numpy's sort on CPU is several times faster than torch's. Inputs of
+    up to 2^22 entries are copied into a Fortran-ordered array and sorted in place there, each
+    column a contiguous run: 1.2x faster at n = 20 and 1.5x at n = 50-100 (d = 1e4) than sorting
+    along the strided axis 0. Larger ones are sorted along axis 0: their transposing copy writes
+    across every page at once, which cost more than the sort saves at d = 1e6.
     """
-    S = torch.from_numpy(np.sort(X.numpy(), axis=0)) if X.device.type == "cpu" else torch.sort(X, dim=0).values
-    reject_if_nonfinite(S[[0, -1]], X, rule)
+    if X.device.type == "cpu":
+        x = X.numpy()
+        if x.size <= _FORTRAN_SORT_ENTRIES:
+            S = np.array(x, order="F")  # always a copy: the sort runs in place
+            S.sort(axis=0)
+        else:
+            S = np.sort(x, axis=0)
+        reject_if_nonfinite(torch.from_numpy(S[0] + S[-1]), X, rule)  # finite iff both ends are
+        return torch.from_numpy(S)
+    S = torch.sort(X, dim=0).values
+    reject_if_nonfinite(S[0] + S[-1], X, rule)
     return S
 
 
@@ -87,13 +104,14 @@ def mean_around_median(S: torch.Tensor, k: int) -> torch.Tensor:
     """
     n = S.shape[0]
     if k == n:
-        return _row_mean(S)
+        return weighted_sum(1.0 / n, S)
     if S.device.type == "cpu":
-        return torch.from_numpy(_window_mean(S.numpy(), k))
+        # Row by row, on C order: the rows of the Fortran-ordered sorted_columns are strided.
+        return torch.from_numpy(_window_mean(np.ascontiguousarray(S.numpy()), k))
     twice_median = S[(n - 1) // 2] + S[n // 2]
     start = (S[: n - k] + S[k:] < twice_median).sum(dim=0)
     window = start[None, :] + torch.arange(k, device=S.device)[:, None]
-    return _row_mean(torch.gather(S, 0, window))
+    return weighted_sum(1.0 / k, torch.gather(S, 0, window))
 
 
 def _window_mean(S: np.ndarray, k: int) -> np.ndarray:
@@ -112,10 +130,3 @@ def _window_mean(S: np.ndarray, k: int) -> np.ndarray:
     for j in range(k):
         total += S[start + j, columns]
     return total / k
-
-
-def _row_mean(S: torch.Tensor) -> torch.Tensor:
-    """Mean of the rows of S as torch's column sum times 1/n: on one CPU thread, for (20, 1e6) float32
-    and float64 inputs, about twice as fast as numpy's ``mean(axis=0)``, and faster than torch's own
-    ``mean`` at every size timed (docs/aggregation.md, Speed)."""
-    return S.sum(dim=0).mul_(1.0 / S.shape[0])

@@ -14,6 +14,7 @@ from multisource.aggregation.arrays import (
     gram,
     reject_if_nonfinite,
     row_norms_squared,
+    weighted_sum,
 )
 from multisource.aggregation.registry import AGGREGATORS, register
 from multisource.utils.validation import check_int, check_real
@@ -33,24 +34,26 @@ _GRAM_MAX_ROWS = 256
 
 
 class _VectorCentre:
-    """The iterate z itself: each step reads X twice (``X z`` for the distances, ``w X`` for the update)."""
+    """The iterate z itself: each step reads X twice (``X z`` for the distances, ``w X`` for the update),
+    except a first step from ``z = 0``, whose distances are the norms."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
         self.X, self.sq = X, row_norms_squared(X, rule)
-        self.z = X.mean(dim=0) if init == "mean" else torch.zeros_like(X[0])
+        self.z: torch.Tensor | None = weighted_sum(1.0 / X.shape[0], X) if init == "mean" else None
 
     def distances(self) -> torch.Tensor:
-        return _distances_to(self.X, self.sq, self.z)
+        return self.sq.sqrt() if self.z is None else _distances_to(self.X, self.sq, self.z)
 
     def move(self, weights: torch.Tensor) -> tuple[float, float]:
         """z <- sum_i w_i x_i (w sums to 1); returns the step's length and the new ``||z||``."""
-        z = weights.to(self.X.dtype) @ self.X
-        step = float(torch.linalg.vector_norm(z - self.z))
+        z = weighted_sum(weights, self.X)
+        norm = float(torch.linalg.vector_norm(z))
+        step = norm if self.z is None else float(torch.linalg.vector_norm(z - self.z))
         self.z = z
-        return step, float(torch.linalg.vector_norm(z))
+        return step, norm
 
     def vector(self) -> torch.Tensor:
-        return self.z
+        return torch.zeros_like(self.X[0]) if self.z is None else self.z
 
 
 class _GramCentre:
@@ -74,7 +77,7 @@ class _GramCentre:
         return quadratic(delta), quadratic(weights)
 
     def vector(self) -> torch.Tensor:
-        return self.a.to(self.X.dtype) @ self.X
+        return weighted_sum(self.a, self.X)
 
 
 @register(

@@ -11,7 +11,7 @@ import torch
 
 from multisource.aggregation.arrays import Restore, Vectors, as_matrix, reject_if_nonfinite
 from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
-from multisource.aggregation.distances import squared_distances
+from multisource.aggregation.distances import squared_distances, squared_distances_to
 from multisource.aggregation.registry import (
     AGGREGATORS,
     BULYAN,
@@ -31,6 +31,8 @@ def krum_scores(D: torch.Tensor, n_neighbours: int) -> torch.Tensor:
     ``D`` has a zero diagonal and non-negative entries, so dropping the first value of each sorted
     row drops the input itself (or an equal zero of a duplicate).
     """
+    if D.device.type == "cpu":  # numpy's sort of an (n, n) matrix costs a third of torch's
+        return torch.from_numpy(np.sort(D.numpy(), axis=1)[:, 1 : n_neighbours + 1].sum(axis=1))
     return torch.sort(D, dim=1).values[:, 1 : n_neighbours + 1].sum(dim=1)
 
 
@@ -76,9 +78,9 @@ def multi_krum(vectors: Vectors, *, n_bad: int, m: int | None = None) -> Vectors
     X, restore, n_bad, D = _pairwise(vectors, "multi_krum", n_bad, KRUM)
     n = X.shape[0]
     m = n - n_bad if m is None else check_int("m", m, minimum=1, maximum=n)
-    order = torch.sort(krum_scores(D, n - n_bad - 2), stable=True).indices
+    order = np.argsort(krum_scores(D, n - n_bad - 2).cpu().numpy(), kind="stable")
     kept = np.zeros(n, dtype=bool)
-    kept[order[:m].cpu().numpy()] = True
+    kept[order[:m]] = True
     return restore(mean_of(X, kept))
 
 
@@ -122,12 +124,12 @@ def monna(vectors: Vectors, *, n_bad: int, idx: int = 0) -> Vectors:
     n = X.shape[0]
     n_bad = MAJORITY.check("monna", n, n_bad)
     idx = check_int("idx", idx, minimum=0, maximum=n - 1)
-    dist = squared_distances(X, X[idx : idx + 1])[:, 0]
+    dist = squared_distances_to(X, idx)
     reject_if_nonfinite(dist, X, "monna")
+    dist = dist.cpu().numpy().copy()  # n values: selected in numpy, which sorts them for a third of torch's cost
     dist[idx] = 0.0
-    order = torch.sort(dist, stable=True).indices
     kept = np.zeros(n, dtype=bool)
-    kept[order[: n - n_bad].cpu().numpy()] = True
+    kept[np.argsort(dist, kind="stable")[: n - n_bad]] = True
     return restore(mean_of(X, kept))
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from multisource.aggregation.arrays import weighted_sum
+
 MAX_SUBSETS = 1_000_000
 """Default bound on C(n, n_bad), the number of subsets MDA and SMEA search (``docs/aggregation.md``)."""
 
@@ -60,5 +62,4 @@ def best_kept_set(n: int, n_bad: int, chunk: int, score: Callable[[np.ndarray], 
 
 def mean_of(X: torch.Tensor, kept: np.ndarray) -> torch.Tensor:
     """Mean of the rows of X in the (n,) bool mask ``kept``, as one vector-matrix product."""
-    w = torch.from_numpy(kept / kept.sum()).to(device=X.device, dtype=X.dtype)
-    return w @ X
+    return weighted_sum(torch.from_numpy(kept / kept.sum()), X)

@@ -29,7 +29,8 @@ def check_random_state(seed: SeedLike, name: str = "seed") -> np.random.Generato
 
 def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an int in [minimum, maximum]; bools and non-integers are rejected."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    # type() first: the abstract-class isinstance test costs more than the rest of the check
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -54,24 +55,25 @@ def check_real(
     NaN is always refused; so are ``inf`` and ``-inf`` unless ``allow_inf`` (a parameter whose
     infinite value is a documented limit, such as KL2019's ``lambda = inf``).
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
-    interval = (
-        f"{'(' if low_open or low == -math.inf else '['}{low}, {high}{')' if high_open or high == math.inf else ']'}"
-    )
     if math.isnan(value) or (math.isinf(value) and not allow_inf):
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value}")
+        raise ValueError(f"{name} must be a finite number in {_interval(low, high, low_open, high_open)}, got {value}")
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if too_low or too_high:
-        raise ValueError(f"{name} must lie in {interval}, got {value}")
+        raise ValueError(f"{name} must lie in {_interval(low, high, low_open, high_open)}, got {value}")
     return value
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    return f"{'(' if low_open or low == -math.inf else '['}{low}, {high}{')' if high_open or high == math.inf else ']'}"
 
 
 def check_bool(name: str, value: object) -> bool:
     """``value`` if it is a bool; a string such as ``"false"`` is refused, not read as true by ``bool()``."""
-    if not isinstance(value, bool | np.bool_):
+    if value is not True and value is not False and not isinstance(value, np.bool_):
         raise TypeError(f"{name} must be true or false, got {value!r}")
     return bool(value)
 

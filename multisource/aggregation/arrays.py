@@ -82,6 +82,32 @@ def _as_float_matrix(vectors: object) -> tuple[torch.Tensor, Restore] | None:
     return None
 
 
+def own_float_array(vectors: object) -> np.ndarray | None:
+    """``vectors`` itself when it is a C-contiguous writeable float32/float64 numpy matrix with n, d >= 1; else None.
+
+    The rules whose whole work at d = 1e4 is a few passes over X (mean, static clipping, ARC) take
+    such an input straight in numpy: after the caller's own numpy work has pushed torch's code out
+    of the cache, a single torch call cost 10-20 us there, as much as the rule's arithmetic
+    (docs/aggregation.md, Speed). Every other input goes through :func:`as_matrix`.
+    """
+    if (
+        type(vectors) is np.ndarray
+        and vectors.dtype in _FAST_ARRAYS
+        and vectors.ndim == 2
+        and vectors.size > 0
+        and vectors.flags.c_contiguous
+        and vectors.flags.writeable
+    ):
+        return vectors
+    return None
+
+
+def reject_if_sum_nonfinite(total: float, x: np.ndarray, rule: str) -> None:
+    """The NaN policy for :func:`own_float_array` inputs, from a float computed from every entry of x."""
+    if not math.isfinite(total):
+        reject_nonfinite(torch.from_numpy(x), rule)
+
+
 def _to_tensor(vectors: object, name: str) -> tuple[torch.Tensor, bool]:
     if isinstance(vectors, torch.Tensor):
         return vectors.detach(), False
@@ -219,8 +245,8 @@ def gram(X: torch.Tensor) -> torch.Tensor:
 
 
 def weighted_sum(weights: torch.Tensor | float, X: torch.Tensor) -> torch.Tensor:
-    """``sum_i w_i x_i`` over the rows of X as one BLAS matrix-vector product; a float ``weights`` is
-    the same weight for every row (``1 / n`` gives the mean).
+    """``sum_i w_i x_i`` over the rows of X as one BLAS matrix-vector product (:func:`matmul`); a float
+    ``weights`` is the same weight for every row (``1 / n`` gives the mean).
 
     The product reads X once; on one CPU thread it is 1.3-2x faster than a column sum (numpy's or
     torch's) at n = 20-100 rows of d = 1e4, and 1.3-1.5x at n = 100 of d = 1e6 (docs/aggregation.md, Speed).

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite, weighted_sum
+from multisource.aggregation.arrays import (
+    Vectors,
+    as_matrix,
+    own_float_array,
+    reject_if_nonfinite,
+    reject_if_sum_nonfinite,
+    weighted_sum,
+)
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, register
 
 
@@ -16,6 +23,12 @@ def mean(vectors: Vectors) -> Vectors:
     NaN/inf: rejected, found from the output (a non-finite mean means a non-finite input), so the
     check costs no extra pass over the inputs.
     """
+    x = own_float_array(vectors)
+    if x is not None:  # numpy in, numpy through: no torch call (arrays.own_float_array)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
+            result = np.full(x.shape[0], 1.0 / x.shape[0], dtype=x.dtype) @ x
+            reject_if_sum_nonfinite(float(result.sum()), x, "mean")
+        return result
     X, restore = as_matrix(vectors)
     result = weighted_sum(1.0 / X.shape[0], X)
     reject_if_nonfinite(result, X, "mean")

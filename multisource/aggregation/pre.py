@@ -13,7 +13,9 @@ from multisource.aggregation.arrays import (
     aliases_writeable_input,
     as_matrix,
     matmul,
+    own_float_array,
     reject_if_nonfinite,
+    reject_if_sum_nonfinite,
     row_norms_squared,
 )
 from multisource.aggregation.distances import squared_distances
@@ -84,6 +86,20 @@ def bucketing(vectors: Vectors, *, s: int = 1, seed: SeedLike = None) -> Vectors
     return restore(means)
 
 
+def _scale_rows(rows: np.ndarray | torch.Tensor, length: np.ndarray, threshold: float) -> None:
+    """Scale, in place, the rows of ``rows`` whose norm ``length[i]`` exceeds ``threshold`` down to it."""
+    for i in np.flatnonzero(length > threshold):
+        rows[i] *= threshold / length[i]
+
+
+def _numpy_norms(x: np.ndarray, rule: str) -> np.ndarray:
+    """Row norms of an :func:`own_float_array` input, with the NaN policy applied."""
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf rows are the NaN policy's to report
+        sq = np.einsum("ij,ij->i", x, x)
+    reject_if_sum_nonfinite(float(sq.sum()), x, rule)
+    return np.sqrt(sq)
+
+
 def _clip_to(vectors: Vectors, X: torch.Tensor, norms: torch.Tensor, threshold: float, copy: bool) -> torch.Tensor:
     """X with its rows of norm above ``threshold`` scaled down to it.
 
@@ -92,10 +108,8 @@ def _clip_to(vectors: Vectors, X: torch.Tensor, norms: torch.Tensor, threshold: 
     otherwise a new array is returned.
     """
     if not copy and aliases_writeable_input(vectors, X):
-        rows = X.numpy() if X.device.type == "cpu" else X  # numpy's per-row call costs a third of torch's
-        length = norms.cpu().numpy()
-        for i in np.flatnonzero(length > threshold):
-            rows[i] *= threshold / length[i]
+        # numpy's per-row call costs a third of torch's
+        _scale_rows(X.numpy() if X.device.type == "cpu" else X, norms.cpu().numpy(), threshold)
         return X
     factor = torch.where(norms > threshold, threshold / torch.where(norms > 0, norms, 1.0), 1.0).to(X.dtype)
     if X.device.type == "cpu":  # numpy writes a fresh (n, d) array several times faster than torch
@@ -117,11 +131,26 @@ def static_clipping(vectors: Vectors, *, c: float = 2.0, copy: bool = True) -> V
     By default the input is left intact; ``copy=False`` clips the rows of a writeable float32/float64
     input in place and returns it, as ByzFL's ``Clipping`` always does. NaN/inf: rejected.
     """
-    X, restore = as_matrix(vectors)
     c = check_real("c", c, low=0.0)
     copy = check_bool("copy", copy)
+    x = None if copy else own_float_array(vectors)
+    if x is not None:
+        _scale_rows(x, _numpy_norms(x, "static_clipping"), c)
+        return x
+    X, restore = as_matrix(vectors)
     norms = row_norms_squared(X, "static_clipping").sqrt()
     return restore(_clip_to(vectors, X, norms, c, copy))
+
+
+def _arc_threshold(norms: np.ndarray, n_bad: int) -> float | None:
+    """ARC's clipping threshold: the norm of the largest input left unclipped; None when none is clipped.
+
+    ``k = floor(2 (n_bad / n) (n - n_bad))`` inputs are clipped, in exact integer arithmetic (ByzFL's
+    float expression can round one below it).
+    """
+    n = len(norms)
+    k = 2 * n_bad * (n - n_bad) // n
+    return None if k == 0 or k >= n else float(np.sort(norms)[n - k - 1])
 
 
 @register(
@@ -141,13 +170,19 @@ def arc(vectors: Vectors, *, n_bad: int, copy: bool = True) -> Vectors:
     round one below it). Needs n >= n_bad. ``copy=False`` clips in place where it can, as in
     :func:`static_clipping`. NaN/inf: rejected.
     """
-    X, restore = as_matrix(vectors)
-    n = X.shape[0]
-    n_bad = AT_MOST_N.check("arc", n, n_bad)
     copy = check_bool("copy", copy)
+    x = None if copy else own_float_array(vectors)
+    if x is not None:
+        n_bad = AT_MOST_N.check("arc", x.shape[0], n_bad)
+        norms = _numpy_norms(x, "arc")
+        threshold = _arc_threshold(norms, n_bad)
+        if threshold is not None:
+            _scale_rows(x, norms, threshold)
+        return x
+    X, restore = as_matrix(vectors)
+    n_bad = AT_MOST_N.check("arc", X.shape[0], n_bad)
     norms = row_norms_squared(X, "arc").sqrt()
-    k = 2 * n_bad * (n - n_bad) // n
-    if k == 0 or k >= n:
+    threshold = _arc_threshold(norms.cpu().numpy(), n_bad)
+    if threshold is None:
         return restore(X.clone() if copy else X)
-    threshold = float(torch.sort(norms).values[n - k - 1])
     return restore(_clip_to(vectors, X, norms, threshold, copy))

@@ -30,7 +30,7 @@ def mean(vectors: Vectors) -> Vectors:
             reject_if_sum_nonfinite(float(result.sum()), x, "mean")
         return result
     X, restore = as_matrix(vectors)
-    result = weighted_sum(1.0 / X.shape[0], X)
+    result = X.sum(dim=0).mul_(1.0 / X.shape[0])  # for tensors, torch's column sum beat its and numpy's products
     reject_if_nonfinite(result, X, "mean")
     return restore(result)
 

@@ -28,8 +28,9 @@ def _distances_to(X: torch.Tensor, sq: torch.Tensor, z: torch.Tensor) -> torch.T
     return (sq + sq_z - 2.0 * (X @ z).to(torch.float64)).clamp_min_(0.0).sqrt_()
 
 
-# Weiszfeld runs on weights through the Gram matrix for n <= min(_GRAM_STEPS * max_iter, _GRAM_MAX_ROWS).
-_GRAM_STEPS = 16
+# Weiszfeld runs on weights through the Gram matrix for n <= min(_GRAM_STEPS * max_iter, _GRAM_MAX_ROWS):
+# with ByzFL's three steps at d = 1e4 the Gram path was 12-14 % faster at n = 50 and 64, slower from n = 80.
+_GRAM_STEPS = 24
 _GRAM_MAX_ROWS = 256
 
 
@@ -96,7 +97,7 @@ def geometric_median(
     2022, Algorithm 2) is ``z <- sum_i x_i / beta_i / sum_i 1 / beta_i`` with
     ``beta_i = max(nu, ||z - x_i||)``: ``nu > 0`` guards the division when z reaches an input. The
     distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z``. Since z stays a weighted mean of the
-    inputs, for n <= min(16 max_iter, 256) the iteration runs on the weights through the Gram matrix
+    inputs, for n <= min(24 max_iter, 256) the iteration runs on the weights through the Gram matrix
     ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z (X read
     twice per step).
 

@@ -82,24 +82,42 @@ def _as_float_matrix(vectors: object) -> tuple[torch.Tensor, Restore] | None:
     return None
 
 
-def own_float_array(vectors: object) -> np.ndarray | None:
-    """``vectors`` itself when it is a C-contiguous writeable float32/float64 numpy matrix with n, d >= 1; else None.
+def float_view(vectors: object) -> tuple[np.ndarray, Callable[[np.ndarray], Vectors]] | None:
+    """A numpy view of a float32/float64 (n, d) matrix with n, d >= 1 held on the CPU, and the map of a
+    numpy result back to the input's kind; None for anything else (then :func:`as_matrix`).
 
-    The rules whose whole work at d = 1e4 is a few passes over X (mean, static clipping, ARC) take
-    such an input straight in numpy: after the caller's own numpy work has pushed torch's code out
-    of the cache, a single torch call cost 10-20 us there, as much as the rule's arithmetic
-    (docs/aggregation.md, Speed). Every other input goes through :func:`as_matrix`.
+    The caller's C-contiguous numpy array itself, or the memory of a contiguous CPU tensor that needs
+    no grad. The rules whose whole work at d = 1e4 is a few passes over X (mean, static clipping,
+    ARC) run on such an input in numpy alone: after other numpy work (or torch work, for numpy code)
+    has pushed a library's code out of the cache, a single call into it cost 10-20 us there, as
+    much as the rule's arithmetic (docs/aggregation.md, Speed).
     """
-    if (
-        type(vectors) is np.ndarray
-        and vectors.dtype in _FAST_ARRAYS
+    if type(vectors) is np.ndarray:
+        if vectors.dtype in _FAST_ARRAYS and vectors.ndim == 2 and vectors.size > 0 and vectors.flags.c_contiguous:
+            return vectors, _same
+    elif (
+        type(vectors) is torch.Tensor
+        and vectors.dtype in _FAST_TENSORS
         and vectors.ndim == 2
-        and vectors.size > 0
-        and vectors.flags.c_contiguous
-        and vectors.flags.writeable
+        and vectors.numel() > 0
+        and vectors.device.type == "cpu"
+        and not vectors.requires_grad
+        and vectors.is_contiguous()
     ):
+        return vectors.numpy(), torch.from_numpy
+    return None
+
+
+def own_float_array(vectors: object) -> np.ndarray | None:
+    """``vectors`` itself when it is a writeable numpy array that :func:`float_view` takes; else None
+    (the input the clipping pre-aggregators write into in place, in numpy)."""
+    if isinstance(vectors, np.ndarray) and vectors.flags.writeable and float_view(vectors) is not None:
         return vectors
     return None
+
+
+def _same(result: np.ndarray) -> np.ndarray:
+    return result
 
 
 def reject_if_sum_nonfinite(total: float, x: np.ndarray, rule: str) -> None:

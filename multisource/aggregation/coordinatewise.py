@@ -8,7 +8,7 @@ import torch
 from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
-    own_float_array,
+    float_view,
     reject_if_nonfinite,
     reject_if_sum_nonfinite,
     weighted_sum,
@@ -23,14 +23,15 @@ def mean(vectors: Vectors) -> Vectors:
     NaN/inf: rejected, found from the output (a non-finite mean means a non-finite input), so the
     check costs no extra pass over the inputs.
     """
-    x = own_float_array(vectors)
-    if x is not None:  # numpy in, numpy through: no torch call (arrays.own_float_array)
+    view = float_view(vectors)
+    if view is not None:  # on CPU, numpy alone (arrays.float_view)
+        x, back = view
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
             result = np.full(x.shape[0], 1.0 / x.shape[0], dtype=x.dtype) @ x
             reject_if_sum_nonfinite(float(result.sum()), x, "mean")
-        return result
+        return back(result)
     X, restore = as_matrix(vectors)
-    result = X.sum(dim=0).mul_(1.0 / X.shape[0])  # for tensors, torch's column sum beat its and numpy's products
+    result = weighted_sum(1.0 / X.shape[0], X)
     reject_if_nonfinite(result, X, "mean")
     return restore(result)
 
@@ -90,12 +91,12 @@ def sorted_columns(X: torch.Tensor, rule: str) -> torch.Tensor:
     if X.device.type == "cpu":
         x = X.numpy()
         if x.size <= _FORTRAN_SORT_ENTRIES:
-            S = np.array(x, order="F")  # always a copy: the sort runs in place
-            S.sort(axis=0)
+            s = np.array(x, order="F")  # always a copy: the sort runs in place
+            s.sort(axis=0)
         else:
-            S = np.sort(x, axis=0)
-        reject_if_nonfinite(torch.from_numpy(S[0] + S[-1]), X, rule)  # finite iff both ends are
-        return torch.from_numpy(S)
+            s = np.sort(x, axis=0)
+        reject_if_nonfinite(torch.from_numpy(s[0] + s[-1]), X, rule)  # finite iff both ends are
+        return torch.from_numpy(s)
     S = torch.sort(X, dim=0).values
     reject_if_nonfinite(S[0] + S[-1], X, rule)
     return S

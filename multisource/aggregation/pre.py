@@ -185,8 +185,8 @@ def arc(vectors: Vectors, *, n_bad: int, copy: bool = True) -> Vectors:
         return x
     X, restore = as_matrix(vectors)
     n_bad = AT_MOST_N.check("arc", X.shape[0], n_bad)
-    norms = row_norms_squared(X, "arc").sqrt()
-    threshold = _arc_threshold(norms.cpu().numpy(), n_bad)
+    row_norms = row_norms_squared(X, "arc").sqrt()
+    threshold = _arc_threshold(row_norms.cpu().numpy(), n_bad)
     if threshold is None:
         return restore(X.clone() if copy else X)
-    return restore(_clip_to(vectors, X, norms, threshold, copy))
+    return restore(_clip_to(vectors, X, row_norms, threshold, copy))

@@ -213,7 +213,7 @@ def test_geometric_median_of_float32_tensors_matches_float64_to_float32_precisio
 def test_geometric_median_in_gram_space_equals_the_iteration_on_the_vector(
     honest_and_outliers, monkeypatch, n, max_iter, init, tol
 ):
-    # For n <= min(16 max_iter, 256) the Weiszfeld steps run on the weights through X X^T; the same
+    # For n <= min(24 max_iter, 256) the Weiszfeld steps run on the weights through X X^T; the same
     # steps on z (X read twice per step) are forced by allowing the Gram space no rows at all.
     from multisource.aggregation import geometric
 
@@ -226,7 +226,44 @@ def test_geometric_median_in_gram_space_equals_the_iteration_on_the_vector(
 
 
 def test_geometric_median_beyond_the_gram_rows_agrees_with_byzfl(byzfl, honest_and_outliers):
-    # n = 60 > 16 * 3: ByzFL's three steps from zero run on the vector, and still equal ByzFL's.
-    X = honest_and_outliers(60, 14, d=40, seed=3)
+    # n = 80 > 24 * 3: ByzFL's three steps from zero run on the vector (the first on the norms
+    # alone), and still equal ByzFL's.
+    X = honest_and_outliers(80, 19, d=40, seed=3)
     z = agg.geometric_median(X, init="zeros", nu=0.1, max_iter=3, tol=0.0)
     np.testing.assert_allclose(z, byzfl[0].GeometricMedian()(X), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("rule", ["coordinate_median", "trimmed_mean", "meamed"])
+def test_the_two_column_sorts_give_the_same_coordinatewise_results(honest_and_outliers, monkeypatch, rule):
+    # Inputs up to 2^22 entries are sorted as a Fortran-ordered copy, larger ones along axis 0;
+    # forcing the second on a small input changes at most the last bit (the rows are summed in
+    # another order), and both equal numpy's own sort.
+    from multisource.aggregation import coordinatewise
+
+    X = honest_and_outliers(21, 5, d=300, seed=11)
+    call = {"coordinate_median": lambda V: agg.coordinate_median(V),
+            "trimmed_mean": lambda V: agg.trimmed_mean(V, n_bad=5),
+            "meamed": lambda V: agg.meamed(V, n_bad=5)}[rule]  # fmt: skip
+    fortran = call(X)
+    monkeypatch.setattr(coordinatewise, "_FORTRAN_SORT_ENTRIES", 0)
+    np.testing.assert_allclose(call(X), fortran, rtol=0, atol=1e-14 * np.abs(X).max())
+    S = np.sort(X, axis=0)
+    expected = {"coordinate_median": S[10], "trimmed_mean": S[5:16].mean(axis=0)}.get(rule)
+    if expected is not None:
+        np.testing.assert_allclose(fortran, expected, rtol=0, atol=1e-12 * np.abs(X).max())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_mean_of_cpu_tensors_read_in_numpy_keeps_kind_and_dtype(honest_and_outliers, dtype):
+    # Contiguous CPU tensors are averaged through a numpy view; a strided one goes through the
+    # tensor path; both equal numpy's mean.
+    X = honest_and_outliers(12, 3, d=50, seed=5)
+    T = torch.tensor(X, dtype=dtype)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for tensor in (T, T.T.contiguous().T):
+        result = agg.mean(tensor)
+        assert isinstance(result, torch.Tensor) and result.dtype == dtype
+        np.testing.assert_allclose(result.numpy(), T.double().numpy().mean(axis=0), rtol=0, atol=tol * np.abs(X).max())
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_allclose(agg.mean(frozen), X.mean(axis=0), rtol=0, atol=1e-12 * np.abs(X).max())

@@ -100,7 +100,8 @@ def _numpy_norms(x: np.ndarray, rule: str) -> np.ndarray:
     """Row norms of an :func:`own_float_array` input, with the NaN policy applied."""
     with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf rows are the NaN policy's to report
         sq = np.einsum("ij,ij->i", x, x)
-    reject_if_sum_nonfinite(float(sq.sum()), x, rule)
+        total = float(sq.sum())
+    reject_if_sum_nonfinite(total, x, rule)
     return np.sqrt(sq)
 
 

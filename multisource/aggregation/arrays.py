@@ -67,18 +67,41 @@ _FAST_ARRAYS = {
 _FAST_TENSORS = {dtype: _restorer(dtype, False) for dtype in (torch.float32, torch.float64)}
 
 
+def _float_array(vectors: object) -> np.ndarray | None:
+    """``vectors`` if it is a C-contiguous float32/float64 numpy matrix with n, d >= 1; else None."""
+    if (
+        type(vectors) is np.ndarray
+        and vectors.dtype in _FAST_ARRAYS
+        and vectors.ndim == 2
+        and vectors.size > 0
+        and vectors.flags.c_contiguous
+    ):
+        return vectors
+    return None
+
+
+def _float_tensor(vectors: object) -> torch.Tensor | None:
+    """``vectors`` if it is a float32/float64 tensor (any device) with n, d >= 1 that needs no grad; else None."""
+    if (
+        type(vectors) is torch.Tensor
+        and vectors.dtype in _FAST_TENSORS
+        and vectors.ndim == 2
+        and vectors.numel() > 0
+        and not vectors.requires_grad
+    ):
+        return vectors
+    return None
+
+
 def _as_float_matrix(vectors: object) -> tuple[torch.Tensor, Restore] | None:
-    """:func:`as_matrix` of the common case at a fraction of its cost, or None: a C-contiguous writeable
-    numpy array, or a tensor that needs no grad, of float32/float64 and shape (n >= 1, d >= 1)."""
-    if type(vectors) is np.ndarray:
-        restore = _FAST_ARRAYS.get(vectors.dtype)
-        flags = vectors.flags
-        if restore is not None and vectors.ndim == 2 and vectors.size > 0 and flags.c_contiguous and flags.writeable:
-            return torch.from_numpy(vectors), restore
-    elif type(vectors) is torch.Tensor and vectors.ndim == 2 and vectors.numel() > 0 and not vectors.requires_grad:
-        restore = _FAST_TENSORS.get(vectors.dtype)
-        if restore is not None:
-            return vectors, restore
+    """:func:`as_matrix` of the common case at a fraction of its cost, or None: a writeable
+    :func:`_float_array` or a :func:`_float_tensor`."""
+    array = _float_array(vectors)
+    if array is not None and array.flags.writeable:
+        return torch.from_numpy(array), _FAST_ARRAYS[array.dtype]
+    tensor = _float_tensor(vectors)
+    if tensor is not None:
+        return tensor, _FAST_TENSORS[tensor.dtype]
     return None
 
 
@@ -92,28 +115,20 @@ def float_view(vectors: object) -> tuple[np.ndarray, Callable[[np.ndarray], Vect
     has pushed a library's code out of the cache, a single call into it cost 10-20 us there, as
     much as the rule's arithmetic (docs/aggregation.md, Speed).
     """
-    if type(vectors) is np.ndarray:
-        if vectors.dtype in _FAST_ARRAYS and vectors.ndim == 2 and vectors.size > 0 and vectors.flags.c_contiguous:
-            return vectors, _same
-    elif (
-        type(vectors) is torch.Tensor
-        and vectors.dtype in _FAST_TENSORS
-        and vectors.ndim == 2
-        and vectors.numel() > 0
-        and vectors.device.type == "cpu"
-        and not vectors.requires_grad
-        and vectors.is_contiguous()
-    ):
-        return vectors.numpy(), torch.from_numpy
+    array = _float_array(vectors)
+    if array is not None:
+        return array, _same
+    tensor = _float_tensor(vectors)
+    if tensor is not None and tensor.device.type == "cpu" and tensor.is_contiguous():
+        return tensor.numpy(), torch.from_numpy
     return None
 
 
 def own_float_array(vectors: object) -> np.ndarray | None:
     """``vectors`` itself when it is a writeable numpy array that :func:`float_view` takes; else None
     (the input the clipping pre-aggregators write into in place, in numpy)."""
-    if isinstance(vectors, np.ndarray) and vectors.flags.writeable and float_view(vectors) is not None:
-        return vectors
-    return None
+    array = _float_array(vectors)
+    return array if array is not None and array.flags.writeable else None
 
 
 def _same(result: np.ndarray) -> np.ndarray:
@@ -121,7 +136,7 @@ def _same(result: np.ndarray) -> np.ndarray:
 
 
 def reject_if_sum_nonfinite(total: float, x: np.ndarray, rule: str) -> None:
-    """The NaN policy for :func:`own_float_array` inputs, from a float computed from every entry of x."""
+    """The NaN policy for a numpy matrix x, from a float computed from every entry of x (a sum, a norm)."""
     if not math.isfinite(total):
         reject_nonfinite(torch.from_numpy(x), rule)
 
@@ -224,12 +239,18 @@ def row_norms_squared(X: torch.Tensor, rule: str) -> torch.Tensor:
     through torch's norm, then squared in float64.
     """
     if X.device.type == "cpu" and X.dtype == torch.float64:
-        x = X.numpy()
-        with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf rows are the NaN policy's to report
-            sq = torch.from_numpy(np.einsum("ij,ij->i", x, x))
-    else:
-        sq = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
+        return torch.from_numpy(numpy_row_norms_squared(X.numpy(), rule))
+    sq = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
     reject_if_nonfinite(sq, X, rule)
+    return sq
+
+
+def numpy_row_norms_squared(x: np.ndarray, rule: str) -> np.ndarray:
+    """:func:`row_norms_squared` of a numpy matrix, in numpy (``einsum``, in x's dtype), the NaN policy included."""
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf rows are the NaN policy's to report
+        sq = np.einsum("ij,ij->i", x, x)
+        total = float(sq.sum())
+    reject_if_sum_nonfinite(total, x, rule)
     return sq
 
 

@@ -13,9 +13,9 @@ from multisource.aggregation.arrays import (
     aliases_writeable_input,
     as_matrix,
     matmul,
+    numpy_row_norms_squared,
     own_float_array,
     reject_if_nonfinite,
-    reject_if_sum_nonfinite,
     row_norms_squared,
 )
 from multisource.aggregation.distances import squared_distances
@@ -96,15 +96,6 @@ def _scale_rows(rows: np.ndarray | torch.Tensor, length: np.ndarray, threshold: 
         rows[i] *= float(threshold / length[i])
 
 
-def _numpy_norms(x: np.ndarray, rule: str) -> np.ndarray:
-    """Row norms of an :func:`own_float_array` input, with the NaN policy applied."""
-    with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf rows are the NaN policy's to report
-        sq = np.einsum("ij,ij->i", x, x)
-        total = float(sq.sum())
-    reject_if_sum_nonfinite(total, x, rule)
-    return np.sqrt(sq)
-
-
 def _clip_to(vectors: Vectors, X: torch.Tensor, norms: torch.Tensor, threshold: float, copy: bool) -> torch.Tensor:
     """X with its rows of norm above ``threshold`` scaled down to it.
 
@@ -140,7 +131,7 @@ def static_clipping(vectors: Vectors, *, c: float = 2.0, copy: bool = True) -> V
     copy = check_bool("copy", copy)
     x = None if copy else own_float_array(vectors)
     if x is not None:
-        _scale_rows(x, _numpy_norms(x, "static_clipping"), c)
+        _scale_rows(x, np.sqrt(numpy_row_norms_squared(x, "static_clipping")), c)
         return x
     X, restore = as_matrix(vectors)
     norms = row_norms_squared(X, "static_clipping").sqrt()
@@ -179,7 +170,7 @@ def arc(vectors: Vectors, *, n_bad: int, copy: bool = True) -> Vectors:
     x = None if copy else own_float_array(vectors)
     if x is not None:
         n_bad = AT_MOST_N.check("arc", x.shape[0], n_bad)
-        norms = _numpy_norms(x, "arc")
+        norms = np.sqrt(numpy_row_norms_squared(x, "arc"))
         threshold = _arc_threshold(norms, n_bad)
         if threshold is not None:
             _scale_rows(x, norms, threshold)

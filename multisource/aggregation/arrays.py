@@ -54,9 +54,14 @@ def as_matrix(vectors: object, name: str = "vectors") -> tuple[torch.Tensor, Res
 
 
 def _restorer(dtype: torch.dtype, numpy: bool) -> Restore:
-    if numpy:
-        return lambda result: result.to(dtype).numpy()
-    return lambda result: result.to(dtype)
+    # The dtype test spares the common case a dispatched torch call (several us once numpy work has
+    # evicted torch's code from the cache).
+    def restore(result: torch.Tensor) -> Vectors:
+        if result.dtype != dtype:
+            result = result.to(dtype)
+        return result.numpy() if numpy else result
+
+    return restore
 
 
 # The restore maps of the fast path, by input kind and dtype: made once, not per call.
@@ -135,10 +140,11 @@ def _same(result: np.ndarray) -> np.ndarray:
     return result
 
 
-def reject_if_sum_nonfinite(total: float, x: np.ndarray, rule: str) -> None:
-    """The NaN policy for a numpy matrix x, from a float computed from every entry of x (a sum, a norm)."""
+def reject_if_sum_nonfinite(total: float, X: np.ndarray | torch.Tensor, rule: str) -> None:
+    """The NaN policy for a matrix X (numpy or tensor), from a float computed from every entry of X
+    (a sum, a norm) that is finite exactly when X is."""
     if not math.isfinite(total):
-        reject_nonfinite(torch.from_numpy(x), rule)
+        reject_nonfinite(torch.from_numpy(X) if isinstance(X, np.ndarray) else X, rule)
 
 
 def _to_tensor(vectors: object, name: str) -> tuple[torch.Tensor, bool]:
@@ -191,6 +197,13 @@ def aliases_writeable_input(vectors: object, X: torch.Tensor) -> bool:
     if isinstance(vectors, np.ndarray):
         return bool(vectors.flags.writeable) and X.device.type == "cpu" and np.shares_memory(vectors, X.numpy())
     return False
+
+
+def row_copy(X: torch.Tensor, i: int) -> torch.Tensor:
+    """A copy of row i of X; on the CPU taken in numpy, without a dispatched torch call."""
+    if X.device.type == "cpu":
+        return torch.from_numpy(X.numpy()[i].copy())
+    return X[i].clone()
 
 
 def check_like(name: str, vector: object, X: torch.Tensor) -> torch.Tensor:
@@ -283,20 +296,24 @@ def gram(X: torch.Tensor) -> torch.Tensor:
     return matmul(X, X.T)
 
 
-def weighted_sum(weights: torch.Tensor | float, X: torch.Tensor) -> torch.Tensor:
+def weighted_sum(weights: torch.Tensor | np.ndarray | float, X: torch.Tensor) -> torch.Tensor:
     """``sum_i w_i x_i`` over the rows of X as one BLAS matrix-vector product (:func:`matmul`); a float
-    ``weights`` is the same weight for every row (``1 / n`` gives the mean).
+    ``weights`` is the same weight for every row (``1 / n`` gives the mean), numpy weights serve a CPU X.
 
     The product reads X once; on one CPU thread it is 1.3-2x faster than a column sum (numpy's or
-    torch's) at n = 20-100 rows of d = 1e4, and 1.3-1.5x at n = 100 of d = 1e6 (docs/aggregation.md, Speed).
+    torch's) at n = 20-100 rows of d = 1e4, and 1.3-1.5x at n = 100 of d = 1e6 (docs/aggregation.md,
+    Speed). On the CPU the weights are made in numpy, without a dispatched torch call.
     """
-    if isinstance(weights, torch.Tensor):
-        weights = weights.to(device=X.device, dtype=X.dtype)
-    elif X.device.type == "cpu":
-        weights = torch.from_numpy(np.full(X.shape[0], weights, dtype=X.numpy().dtype))
-    else:
-        weights = torch.full((X.shape[0],), weights, dtype=X.dtype, device=X.device)
-    return matmul(weights, X)
+    if X.device.type == "cpu":
+        dtype = X.numpy().dtype
+        if isinstance(weights, float):
+            w = np.full(X.shape[0], weights, dtype=dtype)
+        else:
+            w = np.asarray(weights).astype(dtype, copy=False)
+        return matmul(torch.from_numpy(w), X)
+    if isinstance(weights, float):
+        return torch.full((X.shape[0],), weights, dtype=X.dtype, device=X.device) @ X
+    return torch.as_tensor(weights, dtype=X.dtype, device=X.device) @ X
 
 
 def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import numpy as np
 import torch
@@ -11,6 +11,9 @@ from scipy.spatial.distance import cdist
 from multisource.aggregation.arrays import gram, matmul
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+Distances: TypeAlias = np.ndarray | torch.Tensor
+"""A matrix of squared distances from :func:`distance_matrix`: numpy on the CPU, a tensor on other devices."""
 
 
 def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
@@ -33,15 +36,32 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
     float32 Gram products about ``1e-7 |x|^2``. Pass float64 vectors when that matters.
     """
     if Y is None:
-        G = gram(X).to(torch.float64)
-        if G.device.type == "cpu":  # numpy's calls on an (n, n) matrix cost a third of torch's
-            with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
-                return torch.from_numpy(_from_gram(G.numpy()))
-        return _from_gram(G)
+        D = distance_matrix(X)
+        return torch.from_numpy(D) if isinstance(D, np.ndarray) else D
     G = matmul(X, Y.T).to(torch.float64)
     sq_x = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
     sq_y = torch.linalg.vector_norm(Y, dim=1).to(torch.float64) ** 2
     return (sq_x[:, None] + sq_y[None, :] - 2.0 * G).clamp_min_(0.0)
+
+
+def distance_matrix(X: torch.Tensor) -> Distances:
+    """:func:`squared_distances` ``(X)``, as a numpy array when X is on the CPU (a tensor on X's device
+    otherwise): the selection rules work on it in numpy.
+
+    Right after the GEMM has streamed X through the cache, each small library call costs 5-20 us
+    (a torch call the most), as much as the (n, n) arithmetic itself at n = 20 and d = 1e4; so on
+    the CPU the Gram matrix leaves torch at once (docs/aggregation.md, Speed).
+    """
+    G = gram(X)
+    if G.device.type != "cpu":
+        return _from_gram(G.to(torch.float64))
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
+        return _from_gram(G.numpy().astype(np.float64, copy=False))
+
+
+def to_numpy(D: Distances) -> np.ndarray:
+    """D as a numpy array (copied to the host from another device)."""
+    return D if isinstance(D, np.ndarray) else D.cpu().numpy()
 
 
 def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:
@@ -58,12 +78,14 @@ def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:
 
 
 def _from_gram(G: ArrayT) -> ArrayT:
-    """Squared distances from a float64 Gram matrix (numpy array or tensor).
+    """Squared distances from a float64 Gram matrix (numpy array or tensor), clamped at 0.
 
-    Symmetrised first, so ``D`` is exactly symmetric; ``D_ii = 2 G_ii - 2 G_ii`` is exactly 0.
+    ``D = s 1^T + 1 s^T - (G + G^T)`` with ``s = diag(G)``: both terms are exactly symmetric, so ``D`` is,
+    and ``D_ii = 2 G_ii - 2 G_ii`` is exactly 0 (NaN when row i holds NaN or inf). Written as three
+    whole-matrix operations and a clamp: right after the GEMM has filled the cache, each small call costs several
+    microseconds, as much as the arithmetic at n = 20 (docs/aggregation.md, Speed).
     """
-    G = (G + G.T) / 2
     sq = G.diagonal()
-    D = sq[:, None] + sq[None, :] - 2.0 * G
-    D[D < 0] = 0.0
-    return D
+    D = sq[:, None] + sq[None, :]
+    D -= G + G.T
+    return np.maximum(D, 0.0, out=D) if isinstance(D, np.ndarray) else D.clamp_min_(0.0)

@@ -9,9 +9,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Restore, Vectors, as_matrix, reject_if_nonfinite
+from multisource.aggregation.arrays import (
+    Restore,
+    Vectors,
+    as_matrix,
+    reject_if_nonfinite,
+    reject_if_sum_nonfinite,
+    row_copy,
+)
 from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
-from multisource.aggregation.distances import squared_distances, squared_distances_to
+from multisource.aggregation.distances import Distances, distance_matrix, squared_distances_to, to_numpy
 from multisource.aggregation.registry import (
     AGGREGATORS,
     BULYAN,
@@ -25,25 +32,29 @@ from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
 from multisource.utils.validation import check_int
 
 
-def krum_scores(D: torch.Tensor, n_neighbours: int) -> torch.Tensor:
+def krum_scores(D: Distances, n_neighbours: int) -> Distances:
     """Krum's score of each input: the sum of its ``n_neighbours`` smallest squared distances to the others.
 
-    ``D`` has a zero diagonal and non-negative entries, so dropping the first value of each sorted
-    row drops the input itself (or an equal zero of a duplicate).
+    ``D`` (numpy or tensor) has a zero diagonal and non-negative entries, so dropping the first value
+    of each sorted row drops the input itself (or an equal zero of a duplicate).
     """
-    if D.device.type == "cpu":  # numpy's sort of an (n, n) matrix costs a third of torch's
-        return torch.from_numpy(np.sort(D.numpy(), axis=1)[:, 1 : n_neighbours + 1].sum(axis=1))
+    if isinstance(D, np.ndarray):
+        return np.sort(D, axis=1)[:, 1 : n_neighbours + 1].sum(axis=1)
     return torch.sort(D, dim=1).values[:, 1 : n_neighbours + 1].sum(dim=1)
 
 
 def _pairwise(
     vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
-) -> tuple[torch.Tensor, Restore, int, torch.Tensor]:
-    """Validated inputs (shape, condition, then NaN policy) and their squared-distance matrix."""
+) -> tuple[torch.Tensor, Restore, int, Distances]:
+    """Validated inputs (shape, condition, then NaN policy) and their squared-distance matrix
+    (:func:`distance_matrix`: numpy for inputs on the CPU).
+
+    The NaN policy reads the trace: ``D_ii`` is 0 for a finite row and NaN for a row holding NaN or inf.
+    """
     X, restore = as_matrix(vectors)
     n_bad = condition.check(rule, X.shape[0], n_bad)
-    D = squared_distances(X)
-    reject_if_nonfinite(D, X, rule)
+    D = distance_matrix(X)
+    reject_if_sum_nonfinite(float(D.trace()), X, rule)
     return X, restore, n_bad, D
 
 
@@ -57,8 +68,8 @@ def krum(vectors: Vectors, *, n_bad: int) -> Vectors:
     NaN/inf: rejected.
     """
     X, restore, n_bad, D = _pairwise(vectors, "krum", n_bad, KRUM)
-    best = int(torch.argmin(krum_scores(D, X.shape[0] - n_bad - 2)))
-    return restore(X[best].clone())
+    best = int(krum_scores(D, X.shape[0] - n_bad - 2).argmin())
+    return restore(row_copy(X, best))
 
 
 @register(
@@ -78,7 +89,7 @@ def multi_krum(vectors: Vectors, *, n_bad: int, m: int | None = None) -> Vectors
     X, restore, n_bad, D = _pairwise(vectors, "multi_krum", n_bad, KRUM)
     n = X.shape[0]
     m = n - n_bad if m is None else check_int("m", m, minimum=1, maximum=n)
-    order = np.argsort(krum_scores(D, n - n_bad - 2).cpu().numpy(), kind="stable")
+    order = np.argsort(to_numpy(krum_scores(D, n - n_bad - 2)), kind="stable")
     kept = np.zeros(n, dtype=bool)
     kept[order[:m]] = True
     return restore(mean_of(X, kept))
@@ -100,9 +111,8 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
     selected: list[int] = []
     for _ in range(theta):
         r = len(left)
-        idx = torch.tensor(left, device=D.device)
-        scores = krum_scores(D[idx][:, idx], min(max(r - n_bad - 2, 1), r - 1))
-        selected.append(left.pop(int(torch.argmin(scores))))
+        scores = krum_scores(D[left][:, left], min(max(r - n_bad - 2, 1), r - 1))
+        selected.append(left.pop(int(scores.argmin())))
     S = sorted_columns(X[torch.tensor(sorted(selected), device=X.device)], "bulyan")
     return restore(mean_around_median(S, theta - 2 * n_bad))
 
@@ -153,9 +163,9 @@ def mda(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vect
     n = X.shape[0]
     check_subset_budget("mda", n, n_bad, max_subsets)
     if n - n_bad == 1:
-        return restore(X[0].clone())
+        return restore(row_copy(X, 0))
     i, j = np.triu_indices(n, 1)
-    dist = D.cpu().numpy()[i, j]
+    dist = to_numpy(D)[i, j]
     top = np.argsort(-dist, kind="stable")[: n_bad * (n - n_bad) + n_bad * (n_bad - 1) // 2 + 1]
     a, b, diameters = i[top], j[top], dist[top]
 

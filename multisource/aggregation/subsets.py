@@ -62,4 +62,4 @@ def best_kept_set(n: int, n_bad: int, chunk: int, score: Callable[[np.ndarray], 
 
 def mean_of(X: torch.Tensor, kept: np.ndarray) -> torch.Tensor:
     """Mean of the rows of X in the (n,) bool mask ``kept``, as one vector-matrix product."""
-    return weighted_sum(torch.from_numpy(kept / kept.sum()), X)
+    return weighted_sum(kept / kept.sum(), X)

@@ -173,6 +173,8 @@ def test_results_keep_the_type_and_dtype_of_the_input_and_leave_it_unchanged(
     expected_shape = (D,) if registry is AGGREGATORS else (len(result), D)
     assert tuple(result.shape) == expected_shape
     np.testing.assert_array_equal(_snapshot(X), before)
+    # A selected input (Krum, MDA with one kept) is a copy: writing into the result leaves X alone.
+    assert not np.shares_memory(np.asarray(result), np.asarray(_snapshot(X) if kind == "list" else X))
 
 
 @pytest.mark.parametrize("name", AGGREGATORS.names())

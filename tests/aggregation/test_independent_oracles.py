@@ -267,3 +267,21 @@ def test_the_mean_of_cpu_tensors_read_in_numpy_keeps_kind_and_dtype(honest_and_o
     frozen = X.copy()
     frozen.flags.writeable = False
     np.testing.assert_allclose(agg.mean(frozen), X.mean(axis=0), rtol=0, atol=1e-12 * np.abs(X).max())
+
+
+def test_the_distance_matrix_and_krum_scores_are_the_same_in_numpy_and_in_torch(honest_and_outliers):
+    # On the CPU the (n, n) arithmetic runs in numpy; on other devices the same functions run on
+    # tensors: both give scipy's distances, with an exactly zero diagonal and exact symmetry.
+    from multisource.aggregation import distances, neighbours
+
+    X = honest_and_outliers(13, 4, d=70, seed=2)
+    G = X @ X.T
+    D = distances._from_gram(G.copy())
+    D_torch = distances._from_gram(torch.from_numpy(G.copy()))
+    np.testing.assert_array_equal(D_torch.numpy(), D)
+    assert np.all(np.diag(D) == 0.0) and np.array_equal(D, D.T)
+    np.testing.assert_allclose(D, cdist(X, X, "sqeuclidean"), rtol=1e-10, atol=1e-10 * np.abs(G).max())
+    scores = neighbours.krum_scores(D, 7)
+    np.testing.assert_allclose(neighbours.krum_scores(torch.from_numpy(D), 7).numpy(), scores, rtol=1e-14)
+    brute = [sorted(np.delete(cdist(X, X, "sqeuclidean")[i], i))[:7] for i in range(13)]
+    np.testing.assert_allclose(scores, np.sum(brute, axis=1), rtol=1e-10)

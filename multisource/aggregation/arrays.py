@@ -23,6 +23,9 @@ Vectors: TypeAlias = np.ndarray | torch.Tensor
 
 Restore: TypeAlias = Callable[[torch.Tensor], Vectors]
 
+Array: TypeAlias = np.ndarray | torch.Tensor
+"""A numpy array (work on the CPU) or a tensor (other devices)."""
+
 _MAX_NAMED_ROWS = 10
 _NUMERIC_KINDS = frozenset("biufc")  # bool, signed and unsigned integers, floats, complex
 
@@ -314,6 +317,38 @@ def weighted_sum(weights: torch.Tensor | np.ndarray | float, X: torch.Tensor) ->
     if isinstance(weights, float):
         return torch.full((X.shape[0],), weights, dtype=X.dtype, device=X.device) @ X
     return torch.as_tensor(weights, dtype=X.dtype, device=X.device) @ X
+
+
+# Column blocks of about this many bytes stay in the 2 MiB L2 cache between the two products of
+# weighted_sum_and_product (fastest at 0.4-0.8 MB for n = 50 and 100, d = 1e4; docs/aggregation.md, Speed).
+_BLOCK_BYTES = 800_000
+_MIN_BLOCK_COLUMNS = 256
+
+
+def weighted_sum_and_product(weights: Array | float, X: Array, product: bool = True) -> tuple[Array, Array | None]:
+    """``z = sum_i w_i x_i`` and, with ``product``, ``X z`` (None without), in X's kind and dtype.
+
+    On a numpy X both come from one pass over X: ``z_b = w X_b`` and ``X_b z_b`` for each block
+    ``X_b`` of columns, while it is still in cache, summed over the blocks (1.3x faster than two
+    passes at n = 50 and 100, d = 1e4, one thread). A tensor X (any device) gets two products.
+    """
+    if isinstance(X, torch.Tensor):
+        mean = weighted_sum(weights, X)
+        return mean, (X @ mean if product else None)
+    n, d = X.shape
+    if isinstance(weights, float):
+        w = np.full(n, weights, dtype=X.dtype)
+    else:
+        w = np.asarray(weights).astype(X.dtype, copy=False)
+    columns = max(_MIN_BLOCK_COLUMNS, _BLOCK_BYTES // (n * X.itemsize))
+    z, Xz = np.empty(d, dtype=X.dtype), np.zeros(n, dtype=X.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
+        if not product:
+            return np.matmul(w, X, out=z), None
+        for start in range(0, d, columns):
+            block = X[:, start : start + columns]
+            Xz += block @ np.matmul(w, block, out=z[start : start + columns])
+    return z, Xz
 
 
 def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 
 from multisource.aggregation.arrays import (
+    Array,
     Vectors,
     as_matrix,
     check_like,
     gram,
-    reject_if_nonfinite,
+    reject_if_sum_nonfinite,
     row_norms_squared,
     weighted_sum,
+    weighted_sum_and_product,
 )
 from multisource.aggregation.registry import AGGREGATORS, register
 from multisource.utils.validation import check_int, check_real
@@ -28,51 +31,77 @@ def _distances_to(X: torch.Tensor, sq: torch.Tensor, z: torch.Tensor) -> torch.T
     return (sq + sq_z - 2.0 * (X @ z).to(torch.float64)).clamp_min_(0.0).sqrt_()
 
 
-# Weiszfeld runs on weights through the Gram matrix for n <= min(_GRAM_STEPS * max_iter, _GRAM_MAX_ROWS):
-# with ByzFL's three steps at d = 1e4 the Gram path was 12-14 % faster at n = 50 and 64, slower from n = 80.
-_GRAM_STEPS = 24
+# Weiszfeld runs on weights through the Gram matrix for n <= min(_GRAM_STEPS * (max_iter - 1), _GRAM_MAX_ROWS):
+# against the vector path (one pass over X per step) at d = 1e4 and 1e5, one thread, the Gram path lost
+# from n = 30-50 with 3 steps, won up to n = 80-100 with 5 and to n = 100 by 1.8x or more with 10.
+_GRAM_STEPS = 16
 _GRAM_MAX_ROWS = 256
 
 
+def _squared_norm(v: Array) -> float:
+    """``|v|^2`` accumulated in float64."""
+    if isinstance(v, np.ndarray):
+        v = v.astype(np.float64, copy=False)
+        return float(v @ v)
+    return float(torch.linalg.vector_norm(v.to(torch.float64)) ** 2)
+
+
 class _VectorCentre:
-    """The iterate z itself: each step reads X twice (``X z`` for the distances, ``w X`` for the update),
-    except a first step from ``z = 0``, whose distances are the norms."""
+    """The iterate z itself: a step reads X once for ``z = w X`` and ``X z`` (the next step's distances,
+    :func:`weighted_sum_and_product`), except a first step from ``z = 0``, whose distances are the
+    norms. On the CPU it works in numpy: its calls on n-vectors cost a third of torch's."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
-        self.X, self.sq = X, row_norms_squared(X, rule)
-        self.z: torch.Tensor | None = weighted_sum(1.0 / X.shape[0], X) if init == "mean" else None
+        sq = row_norms_squared(X, rule)
+        self.origin = X
+        self.X: Array = X.numpy() if X.device.type == "cpu" else X
+        self.sq: Array = sq.numpy() if X.device.type == "cpu" else sq
+        self.z: Array | None = None
+        self.Xz: Array | None = None
+        if init == "mean":
+            self.z, self.Xz = weighted_sum_and_product(1.0 / X.shape[0], self.X)
 
-    def distances(self) -> torch.Tensor:
-        return self.sq.sqrt() if self.z is None else _distances_to(self.X, self.sq, self.z)
+    def distances(self) -> Array:
+        if self.z is None or self.Xz is None:
+            return self.sq**0.5
+        return (self.sq + _squared_norm(self.z) - 2.0 * self.Xz).clip(min=0.0) ** 0.5
 
-    def move(self, weights: torch.Tensor) -> tuple[float, float]:
-        """z <- sum_i w_i x_i (w sums to 1); returns the step's length and the new ``||z||``."""
-        z = weighted_sum(weights, self.X)
-        norm = float(torch.linalg.vector_norm(z))
-        step = norm if self.z is None else float(torch.linalg.vector_norm(z - self.z))
+    def move(self, weights: Array, last: bool) -> tuple[float, float]:
+        """z <- sum_i w_i x_i (w sums to 1), with ``X z`` unless ``last``; returns the step's length and ``||z||``."""
+        z, self.Xz = weighted_sum_and_product(weights, self.X, product=not last)
+        norm = math.sqrt(_squared_norm(z))
+        step = norm if self.z is None else math.sqrt(_squared_norm(z - self.z))
         self.z = z
         return step, norm
 
     def vector(self) -> torch.Tensor:
-        return torch.zeros_like(self.X[0]) if self.z is None else self.z
+        if self.z is None:
+            return torch.zeros_like(self.origin[0])
+        return torch.from_numpy(self.z) if isinstance(self.z, np.ndarray) else self.z
 
 
 class _GramCentre:
     """The iterate as weights a (z = a X): one Gram matrix ``G = X X^T``, then every step is O(n^2)
-    (``||x_i - z||^2 = G_ii - 2 (G a)_i + a^T G a``), and X is read once more for the result."""
+    (``||x_i - z||^2 = G_ii - 2 (G a)_i + a^T G a``), and X is read once more for the result. On
+    the CPU the steps run in numpy, as :class:`_VectorCentre`'s."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
-        G = gram(X).to(torch.float64)
-        reject_if_nonfinite(G, X, rule)
-        self.X, self.G = X, (G + G.T) / 2
-        n = X.shape[0]
-        self.a = torch.full((n,), 1.0 / n if init == "mean" else 0.0, dtype=torch.float64, device=X.device)
+        n, start = X.shape[0], 1.0 / X.shape[0] if init == "mean" else 0.0
+        G, self.X = gram(X), X
+        self.G: Array
+        self.a: Array
+        if X.device.type == "cpu":
+            self.G, self.a = G.numpy().astype(np.float64, copy=False), np.full(n, start)
+        else:
+            self.G, self.a = G.to(torch.float64), torch.full((n,), start, dtype=torch.float64, device=X.device)
+        reject_if_sum_nonfinite(float(self.G.trace()), X, rule)  # G_ii = |x_i|^2
+        self.G = (self.G + self.G.T) / 2
 
-    def distances(self) -> torch.Tensor:
+    def distances(self) -> Array:
         Ga = self.G @ self.a
-        return (self.G.diagonal() - 2.0 * Ga + self.a @ Ga).clamp_min_(0.0).sqrt_()
+        return (self.G.diagonal() - 2.0 * Ga + self.a @ Ga).clip(min=0.0) ** 0.5
 
-    def move(self, weights: torch.Tensor) -> tuple[float, float]:
+    def move(self, weights: Array, last: bool) -> tuple[float, float]:
         delta, self.a = weights - self.a, weights
         quadratic = lambda v: math.sqrt(max(float(v @ (self.G @ v)), 0.0))  # noqa: E731
         return quadratic(delta), quadratic(weights)
@@ -97,9 +126,9 @@ def geometric_median(
     2022, Algorithm 2) is ``z <- sum_i x_i / beta_i / sum_i 1 / beta_i`` with
     ``beta_i = max(nu, ||z - x_i||)``: ``nu > 0`` guards the division when z reaches an input. The
     distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z``. Since z stays a weighted mean of the
-    inputs, for n <= min(24 max_iter, 256) the iteration runs on the weights through the Gram matrix
-    ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z (X read
-    twice per step).
+    inputs, for n <= min(16 (max_iter - 1), 256) the iteration runs on the weights through the Gram
+    matrix ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z,
+    with one pass over X per step (the update and the next step's products, column block by block).
 
     Parameters
     ----------
@@ -117,11 +146,11 @@ def geometric_median(
     nu = check_real("nu", nu, low=0.0, low_open=True)
     if init not in _GM_INITS:
         raise ValueError(f"init must be one of {list(_GM_INITS)}, got {init!r}")
-    in_gram = X.shape[0] <= min(_GRAM_STEPS * max_iter, _GRAM_MAX_ROWS)
+    in_gram = X.shape[0] <= min(_GRAM_STEPS * (max_iter - 1), _GRAM_MAX_ROWS)
     centre = (_GramCentre if in_gram else _VectorCentre)(X, "geometric_median", init)
-    for _ in range(max_iter):
-        inv_beta = 1.0 / centre.distances().clamp_min_(nu)
-        step, norm = centre.move(inv_beta / inv_beta.sum())
+    for i in range(max_iter):
+        inv_beta = 1.0 / centre.distances().clip(min=nu)
+        step, norm = centre.move(inv_beta / inv_beta.sum(), last=i == max_iter - 1)
         if step <= tol * max(1.0, norm):
             return restore(centre.vector())
     if tol > 0:

@@ -213,8 +213,8 @@ def test_geometric_median_of_float32_tensors_matches_float64_to_float32_precisio
 def test_geometric_median_in_gram_space_equals_the_iteration_on_the_vector(
     honest_and_outliers, monkeypatch, n, max_iter, init, tol
 ):
-    # For n <= min(24 max_iter, 256) the Weiszfeld steps run on the weights through X X^T; the same
-    # steps on z (X read twice per step) are forced by allowing the Gram space no rows at all.
+    # For n <= min(16 (max_iter - 1), 256) the Weiszfeld steps run on the weights through X X^T; the
+    # same steps on z are forced by allowing the Gram space no rows at all.
     from multisource.aggregation import geometric
 
     X = honest_and_outliers(n, n // 4, d=30, seed=n)
@@ -226,9 +226,9 @@ def test_geometric_median_in_gram_space_equals_the_iteration_on_the_vector(
 
 
 def test_geometric_median_beyond_the_gram_rows_agrees_with_byzfl(byzfl, honest_and_outliers):
-    # n = 80 > 24 * 3: ByzFL's three steps from zero run on the vector (the first on the norms
-    # alone), and still equal ByzFL's.
-    X = honest_and_outliers(80, 19, d=40, seed=3)
+    # n = 80 > 16 * 2: ByzFL's three steps from zero run on the vector (the first on the norms
+    # alone, the others over three column blocks, the last one short), and still equal ByzFL's.
+    X = honest_and_outliers(80, 19, d=2600, seed=3)
     z = agg.geometric_median(X, init="zeros", nu=0.1, max_iter=3, tol=0.0)
     np.testing.assert_allclose(z, byzfl[0].GeometricMedian()(X), rtol=0, atol=1e-6)
 
@@ -285,3 +285,25 @@ def test_the_distance_matrix_and_krum_scores_are_the_same_in_numpy_and_in_torch(
     np.testing.assert_allclose(neighbours.krum_scores(torch.from_numpy(D), 7).numpy(), scores, rtol=1e-14)
     brute = [sorted(np.delete(cdist(X, X, "sqeuclidean")[i], i))[:7] for i in range(13)]
     np.testing.assert_allclose(scores, np.sum(brute, axis=1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [100, 2600])
+def test_the_weighted_sum_and_its_product_by_column_blocks_equal_two_dense_products(dtype, d):
+    # At n = 80 the blocks have 1250 columns: d = 2600 gives two full ones and a short one.
+    from multisource.aggregation.arrays import weighted_sum_and_product
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((80, d)).astype(dtype)
+    w = rng.random(80)
+    w /= w.sum()
+    z, Xz = weighted_sum_and_product(w, X)
+    z_alone, none = weighted_sum_and_product(w, X, product=False)
+    assert z.dtype == Xz.dtype == z_alone.dtype == dtype and none is None
+    expected = w @ X.astype(np.float64)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(z, expected, rtol=0, atol=tol)
+    np.testing.assert_allclose(z_alone, z, rtol=0, atol=tol)
+    np.testing.assert_allclose(Xz, X.astype(np.float64) @ expected, rtol=0, atol=tol * d**0.5 * 10)
+    z_mean, _ = weighted_sum_and_product(1.0 / 80, X)
+    np.testing.assert_allclose(z_mean, X.astype(np.float64).mean(axis=0), rtol=0, atol=tol)

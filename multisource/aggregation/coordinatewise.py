@@ -8,9 +8,10 @@ import torch
 from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
-    float_view,
+    float_array,
     reject_if_nonfinite,
     reject_if_sum_nonfinite,
+    uniform_weights,
     weighted_sum,
 )
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, register
@@ -23,16 +24,15 @@ def mean(vectors: Vectors) -> Vectors:
     NaN/inf: rejected, found from the output (a non-finite mean means a non-finite input), so the
     check costs no extra pass over the inputs.
     """
-    view = float_view(vectors)
-    if view is not None:  # on CPU, numpy alone (arrays.float_view)
-        x, back = view
+    x = float_array(vectors)
+    if x is not None:  # a numpy input in numpy alone (arrays.float_array)
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
             result = np.full(x.shape[0], 1.0 / x.shape[0], dtype=x.dtype) @ x
             reject_if_sum_nonfinite(float(result.sum()), x, "mean")
-        return back(result)
+        return result
     X, restore = as_matrix(vectors)
-    result = weighted_sum(1.0 / X.shape[0], X)
-    reject_if_nonfinite(result, X, "mean")
+    result = uniform_weights(X.shape[0], X.dtype, X.device) @ X
+    reject_if_sum_nonfinite(float(result.sum()), X, "mean")
     return restore(result)
 
 

@@ -58,21 +58,24 @@ class _VectorCentre:
         self.sq: Array = sq.numpy() if X.device.type == "cpu" else sq
         self.z: Array | None = None
         self.Xz: Array | None = None
+        self.sq_z = 0.0  # |z|^2
         if init == "mean":
             self.z, self.Xz = weighted_sum_and_product(1.0 / X.shape[0], self.X)
+            self.sq_z = _squared_norm(self.z)
 
     def distances(self) -> Array:
-        if self.z is None or self.Xz is None:
+        if self.z is None:
             return self.sq**0.5
-        return (self.sq + _squared_norm(self.z) - 2.0 * self.Xz).clip(min=0.0) ** 0.5
+        assert self.Xz is not None, "no step follows the last one"
+        return (self.sq + self.sq_z - 2.0 * self.Xz).clip(min=0.0) ** 0.5
 
     def move(self, weights: Array, last: bool) -> tuple[float, float]:
         """z <- sum_i w_i x_i (w sums to 1), with ``X z`` unless ``last``; returns the step's length and ``||z||``."""
         z, self.Xz = weighted_sum_and_product(weights, self.X, product=not last)
-        norm = math.sqrt(_squared_norm(z))
-        step = norm if self.z is None else math.sqrt(_squared_norm(z - self.z))
+        self.sq_z = _squared_norm(z)
+        step = math.sqrt(self.sq_z) if self.z is None else math.sqrt(_squared_norm(z - self.z))
         self.z = z
-        return step, norm
+        return step, math.sqrt(self.sq_z)
 
     def vector(self) -> torch.Tensor:
         if self.z is None:

@@ -254,9 +254,9 @@ def test_the_two_column_sorts_give_the_same_coordinatewise_results(honest_and_ou
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_the_mean_of_cpu_tensors_read_in_numpy_keeps_kind_and_dtype(honest_and_outliers, dtype):
-    # Contiguous CPU tensors are averaged through a numpy view; a strided one goes through the
-    # tensor path; both equal numpy's mean.
+def test_the_mean_keeps_kind_and_dtype_on_each_of_its_paths(honest_and_outliers, dtype):
+    # Contiguous and strided tensors are averaged by cached uniform weights (arrays.uniform_weights,
+    # twice with the same key here), a read-only array in numpy; all equal numpy's mean.
     X = honest_and_outliers(12, 3, d=50, seed=5)
     T = torch.tensor(X, dtype=dtype)
     tol = 1e-12 if dtype == torch.float64 else 1e-5

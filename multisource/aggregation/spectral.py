@@ -12,17 +12,19 @@ import numpy as np
 import torch
 from scipy.linalg import eigh
 
-from multisource.aggregation.arrays import Restore, Vectors, as_matrix, gram, reject_if_nonfinite
+from multisource.aggregation.arrays import Restore, Vectors, as_matrix, gram, reject_if_sum_nonfinite, weighted_sum
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
 from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
 
 
-def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restore, int, torch.Tensor]:
-    """Validated inputs (shape, honest majority, then NaN policy) and their float64 Gram matrix."""
+def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restore, int, np.ndarray]:
+    """Validated inputs (shape, honest majority, then NaN policy) and their symmetrised float64 Gram
+    matrix, in numpy on the host: both rules' searches work on n x n matrices, where numpy's calls
+    cost a third of torch's. The NaN policy reads the trace (``G_ii = |x_i|^2``)."""
     X, restore = as_matrix(vectors)
     n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
-    G = gram(X).to(torch.float64)
-    reject_if_nonfinite(G, X, rule)
+    G = gram(X).cpu().numpy().astype(np.float64, copy=False)
+    reject_if_sum_nonfinite(float(G.trace()), X, rule)
     return X, restore, n_bad, (G + G.T) / 2
 
 
@@ -48,11 +50,10 @@ def smea(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vec
     n = X.shape[0]
     check_subset_budget("smea", n, n_bad, max_subsets)
     k = n - n_bad
-    G_np = G.cpu().numpy()
 
     def top_eigenvalue(removed: np.ndarray) -> np.ndarray:
         kept = np.nonzero(~removed)[1].reshape(-1, k)
-        blocks = G_np[kept[:, :, None], kept[:, None, :]]
+        blocks = G[kept[:, :, None], kept[:, None, :]]
         centred = (
             blocks
             - blocks.mean(axis=1, keepdims=True)
@@ -90,10 +91,8 @@ def caf(vectors: Vectors, *, n_bad: int) -> Vectors:
     and ours returns the mean (ByzFL returns None). The loop also stops when the weighted inputs
     coincide (``lambda = 0``). Needs n > 2 n_bad. NaN/inf: rejected.
     """
-    X, restore, n_bad, G_t = _gram(vectors, "caf", n_bad)
+    X, restore, n_bad, G = _gram(vectors, "caf", n_bad)
     n = X.shape[0]
-    # The loop works on n x n matrices only: numpy's small-array calls cost less than torch's.
-    G = G_t.cpu().numpy()
     c = np.ones(n)
     best_w, best_lambda = c / n, np.inf
     negligible = 1e-14 * max(float(np.abs(np.diagonal(G)).max()), 1e-300)
@@ -110,5 +109,4 @@ def caf(vectors: Vectors, *, n_bad: int) -> Vectors:
             break
         tau = (C @ (root_w * eigenvector[:, 0])) ** 2 / lam
         c = c * (1.0 - tau / tau[c > 0].max())
-    best = torch.from_numpy(best_w).to(device=X.device, dtype=X.dtype)
-    return restore(best @ X)
+    return restore(weighted_sum(best_w, X))

@@ -132,6 +132,7 @@ def geometric_median(
     inputs, for n <= min(16 (max_iter - 1), 256) the iteration runs on the weights through the Gram
     matrix ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z,
     with one pass over X per step (the update and the next step's products, column block by block).
+    NaN/inf: rejected (ByzFL drops rows holding inf instead).
 
     Parameters
     ----------
@@ -140,8 +141,6 @@ def geometric_median(
     nu : smoothing (same units as the vectors).
     init : ``"mean"`` (default) or ``"zeros"`` (ByzFL's start). ``init="zeros", nu=0.1, max_iter=3,
         tol=0`` is ByzFL's ``GeometricMedian()``.
-
-    NaN/inf: rejected (ByzFL drops rows holding inf instead).
     """
     X, restore = as_matrix(vectors)
     tol = check_real("tol", tol, low=0.0)

@@ -57,6 +57,7 @@ class _VectorCentre:
         self.X: Array = X.numpy() if X.device.type == "cpu" else X
         self.sq: Array = sq.numpy() if X.device.type == "cpu" else sq
         self.z: Array | None = None
+        self.previous: Array | None = None
         self.Xz: Array | None = None
         self.sq_z = 0.0  # |z|^2
         if init == "mean":
@@ -69,13 +70,16 @@ class _VectorCentre:
         assert self.Xz is not None, "no step follows the last one"
         return (self.sq + self.sq_z - 2.0 * self.Xz).clip(min=0.0) ** 0.5
 
-    def move(self, weights: Array, last: bool) -> tuple[float, float]:
-        """z <- sum_i w_i x_i (w sums to 1), with ``X z`` unless ``last``; returns the step's length and ``||z||``."""
+    def move(self, weights: Array, last: bool) -> None:
+        """z <- sum_i w_i x_i (w sums to 1), with ``X z`` unless ``last``."""
         z, self.Xz = weighted_sum_and_product(weights, self.X, product=not last)
-        self.sq_z = _squared_norm(z)
-        step = math.sqrt(self.sq_z) if self.z is None else math.sqrt(_squared_norm(z - self.z))
-        self.z = z
-        return step, math.sqrt(self.sq_z)
+        self.previous, self.z, self.sq_z = self.z, z, _squared_norm(z)
+
+    def step_and_norm(self) -> tuple[float, float]:
+        """The last step's length and ``||z||``."""
+        assert self.z is not None, "no step taken yet"
+        step_sq = self.sq_z if self.previous is None else _squared_norm(self.z - self.previous)
+        return math.sqrt(step_sq), math.sqrt(self.sq_z)
 
     def vector(self) -> torch.Tensor:
         if self.z is None:
@@ -98,16 +102,19 @@ class _GramCentre:
         else:
             self.G, self.a = G.to(torch.float64), torch.full((n,), start, dtype=torch.float64, device=X.device)
         reject_if_sum_nonfinite(float(self.G.trace()), X, rule)  # G_ii = |x_i|^2
-        self.G = (self.G + self.G.T) / 2
+        self.G, self.previous = (self.G + self.G.T) / 2, self.a
 
     def distances(self) -> Array:
         Ga = self.G @ self.a
         return (self.G.diagonal() - 2.0 * Ga + self.a @ Ga).clip(min=0.0) ** 0.5
 
-    def move(self, weights: Array, last: bool) -> tuple[float, float]:
-        delta, self.a = weights - self.a, weights
+    def move(self, weights: Array, last: bool) -> None:
+        self.previous, self.a = self.a, weights
+
+    def step_and_norm(self) -> tuple[float, float]:
+        """The last step's length and ``||z||``, as ``sqrt(v^T G v)`` of the weights."""
         quadratic = lambda v: math.sqrt(max(float(v @ (self.G @ v)), 0.0))  # noqa: E731
-        return quadratic(delta), quadratic(weights)
+        return quadratic(self.a - self.previous), quadratic(self.a)
 
     def vector(self) -> torch.Tensor:
         return weighted_sum(self.a, self.X)
@@ -152,9 +159,11 @@ def geometric_median(
     centre = (_GramCentre if in_gram else _VectorCentre)(X, "geometric_median", init)
     for i in range(max_iter):
         inv_beta = 1.0 / centre.distances().clip(min=nu)
-        step, norm = centre.move(inv_beta / inv_beta.sum(), last=i == max_iter - 1)
-        if step <= tol * max(1.0, norm):
-            return restore(centre.vector())
+        centre.move(inv_beta / inv_beta.sum(), last=i == max_iter - 1)
+        if tol > 0:  # with tol = 0 every step runs: the step length is not needed
+            step, norm = centre.step_and_norm()
+            if step <= tol * max(1.0, norm):
+                return restore(centre.vector())
     if tol > 0:
         warnings.warn(f"geometric_median: tol={tol} not reached in max_iter={max_iter} steps", RuntimeWarning, 2)
     return restore(centre.vector())

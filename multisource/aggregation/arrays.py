@@ -136,7 +136,7 @@ def own_float_array(vectors: object) -> np.ndarray | None:
     return array if array is not None and array.flags.writeable else None
 
 
-def reject_if_sum_nonfinite(total: float, X: np.ndarray | torch.Tensor, rule: str) -> None:
+def reject_if_sum_nonfinite(total: float, X: Array, rule: str) -> None:
     """The NaN policy for a matrix X (numpy or tensor), from a float computed from every entry of X
     (a sum, a norm) that is finite exactly when X is."""
     if not math.isfinite(total):

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
-from multisource.aggregation.arrays import gram, matmul
+from multisource.aggregation.arrays import Array, gram, matmul
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
-Distances: TypeAlias = np.ndarray | torch.Tensor
+Distances: TypeAlias = Array
 """A matrix of squared distances from :func:`distance_matrix`: numpy on the CPU, a tensor on other devices."""
 
 

@@ -302,15 +302,11 @@ def weighted_sum(weights: torch.Tensor | np.ndarray | float, X: torch.Tensor) ->
 
     The product reads X once; on one CPU thread it is 1.3-2x faster than a column sum (numpy's or
     torch's) at n = 20-100 rows of d = 1e4, and 1.3-1.5x at n = 100 of d = 1e6 (docs/aggregation.md,
-    Speed). On the CPU the weights are made in numpy, without a dispatched torch call.
+    Speed). On the CPU it runs in numpy (:func:`weighted_sum_and_product`), without a dispatched
+    torch call.
     """
     if X.device.type == "cpu":
-        dtype = X.numpy().dtype
-        if isinstance(weights, float):
-            w = np.full(X.shape[0], weights, dtype=dtype)
-        else:
-            w = np.asarray(weights).astype(dtype, copy=False)
-        return matmul(torch.from_numpy(w), X)
+        return torch.from_numpy(weighted_sum_and_product(weights, X.numpy(), product=False)[0])
     if isinstance(weights, float):
         return torch.full((X.shape[0],), weights, dtype=X.dtype, device=X.device) @ X
     return torch.as_tensor(weights, dtype=X.dtype, device=X.device) @ X
@@ -337,11 +333,12 @@ def weighted_sum_and_product(weights: Array | float, X: Array, product: bool = T
         w = np.full(n, weights, dtype=X.dtype)
     else:
         w = np.asarray(weights).astype(X.dtype, copy=False)
-    columns = max(_MIN_BLOCK_COLUMNS, _BLOCK_BYTES // (n * X.itemsize))
-    z, Xz = np.empty(d, dtype=X.dtype), np.zeros(n, dtype=X.dtype)
+    z = np.empty(d, dtype=X.dtype)
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
         if not product:
             return np.matmul(w, X, out=z), None
+        columns = max(_MIN_BLOCK_COLUMNS, _BLOCK_BYTES // (n * X.itemsize))
+        Xz = np.zeros(n, dtype=X.dtype)
         for start in range(0, d, columns):
             block = X[:, start : start + columns]
             Xz += block @ np.matmul(w, block, out=z[start : start + columns])

@@ -296,6 +296,20 @@ def gram(X: torch.Tensor) -> torch.Tensor:
     return matmul(X, X.T)
 
 
+def to_numpy(A: Array) -> np.ndarray:
+    """A as a numpy array (copied to the host from another device)."""
+    return A if isinstance(A, np.ndarray) else A.cpu().numpy()
+
+
+def symmetric_gram(X: torch.Tensor, rule: str) -> Array:
+    """``X X^T`` in float64, symmetrised (``(G + G^T) / 2``): numpy on the CPU, a tensor on X's device
+    otherwise. The NaN policy reads its trace (``G_ii = |x_i|^2``)."""
+    G = gram(X)
+    G64: Array = G.numpy().astype(np.float64, copy=False) if G.device.type == "cpu" else G.to(torch.float64)
+    reject_if_sum_nonfinite(float(G64.trace()), X, rule)
+    return (G64 + G64.T) / 2
+
+
 def weighted_sum(weights: torch.Tensor | np.ndarray | float, X: torch.Tensor) -> torch.Tensor:
     """``sum_i w_i x_i`` over the rows of X as one BLAS matrix-vector product (:func:`matmul`); a float
     ``weights`` is the same weight for every row (``1 / n`` gives the mean), numpy weights serve a CPU X.

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
-from multisource.aggregation.arrays import Array, gram, matmul
+from multisource.aggregation.arrays import Array, Restore, Vectors, as_matrix, gram, matmul, reject_if_sum_nonfinite
+from multisource.aggregation.registry import MAJORITY, NBadCondition
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
@@ -59,9 +60,19 @@ def distance_matrix(X: torch.Tensor) -> Distances:
         return _from_gram(G.numpy().astype(np.float64, copy=False))
 
 
-def to_numpy(D: Distances) -> np.ndarray:
-    """D as a numpy array (copied to the host from another device)."""
-    return D if isinstance(D, np.ndarray) else D.cpu().numpy()
+def checked_distances(
+    vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
+) -> tuple[torch.Tensor, Restore, int, Distances]:
+    """Validated inputs (shape, condition on n_bad, then NaN policy) and their squared-distance matrix
+    (:func:`distance_matrix`: numpy for inputs on the CPU), for every rule built on all pairwise distances.
+
+    The NaN policy reads the trace: ``D_ii`` is 0 for a finite row and NaN for a row holding NaN or inf.
+    """
+    X, restore = as_matrix(vectors)
+    n_bad = condition.check(rule, X.shape[0], n_bad)
+    D = distance_matrix(X)
+    reject_if_sum_nonfinite(float(D.trace()), X, rule)
+    return X, restore, n_bad, D
 
 
 def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:

@@ -13,9 +13,8 @@ from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
     check_like,
-    gram,
-    reject_if_sum_nonfinite,
     row_norms_squared,
+    symmetric_gram,
     weighted_sum,
     weighted_sum_and_product,
 )
@@ -54,8 +53,9 @@ class _VectorCentre:
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
         sq = row_norms_squared(X, rule)
         self.origin = X
-        self.X: Array = X.numpy() if X.device.type == "cpu" else X
-        self.sq: Array = sq.numpy() if X.device.type == "cpu" else sq
+        on_cpu = X.device.type == "cpu"
+        self.X: Array = X.numpy() if on_cpu else X
+        self.sq: Array = sq.numpy() if on_cpu else sq
         self.z: Array | None = None
         self.previous: Array | None = None
         self.Xz: Array | None = None
@@ -94,15 +94,13 @@ class _GramCentre:
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
         n, start = X.shape[0], 1.0 / X.shape[0] if init == "mean" else 0.0
-        G, self.X = gram(X), X
-        self.G: Array
-        self.a: Array
-        if X.device.type == "cpu":
-            self.G, self.a = G.numpy().astype(np.float64, copy=False), np.full(n, start)
-        else:
-            self.G, self.a = G.to(torch.float64), torch.full((n,), start, dtype=torch.float64, device=X.device)
-        reject_if_sum_nonfinite(float(self.G.trace()), X, rule)  # G_ii = |x_i|^2
-        self.G, self.previous = (self.G + self.G.T) / 2, self.a
+        self.X, self.G = X, symmetric_gram(X, rule)
+        self.a: Array = (
+            np.full(n, start)
+            if isinstance(self.G, np.ndarray)
+            else torch.full((n,), start, dtype=torch.float64, device=X.device)
+        )
+        self.previous = self.a
 
     def distances(self) -> Array:
         Ga = self.G @ self.a

@@ -1,7 +1,7 @@
 """Aggregators built on pairwise distances: Krum, Multi-Krum, Bulyan, MoNNA, MDA.
 
-All of them start from one (n, n) matrix of squared distances (:func:`squared_distances`, one
-GEMM); the selection logic then works on that small matrix only.
+All of them start from one (n, n) matrix of squared distances (:func:`checked_distances`, one
+GEMM; MoNNA needs only one row of it); the selection logic then works on that small matrix only.
 """
 
 from __future__ import annotations
@@ -9,22 +9,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import (
-    Restore,
-    Vectors,
-    as_matrix,
-    reject_if_nonfinite,
-    reject_if_sum_nonfinite,
-    row_copy,
-)
+from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite, row_copy, to_numpy
 from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
-from multisource.aggregation.distances import Distances, distance_matrix, squared_distances_to, to_numpy
+from multisource.aggregation.distances import Distances, checked_distances, squared_distances_to
 from multisource.aggregation.registry import (
     AGGREGATORS,
     BULYAN,
     KRUM,
     MAJORITY,
-    NBadCondition,
     check_subset_budget,
     register,
 )
@@ -43,21 +35,6 @@ def krum_scores(D: Distances, n_neighbours: int) -> Distances:
     return torch.sort(D, dim=1).values[:, 1 : n_neighbours + 1].sum(dim=1)
 
 
-def _pairwise(
-    vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
-) -> tuple[torch.Tensor, Restore, int, Distances]:
-    """Validated inputs (shape, condition, then NaN policy) and their squared-distance matrix
-    (:func:`distance_matrix`: numpy for inputs on the CPU).
-
-    The NaN policy reads the trace: ``D_ii`` is 0 for a finite row and NaN for a row holding NaN or inf.
-    """
-    X, restore = as_matrix(vectors)
-    n_bad = condition.check(rule, X.shape[0], n_bad)
-    D = distance_matrix(X)
-    reject_if_sum_nonfinite(float(D.trace()), X, rule)
-    return X, restore, n_bad, D
-
-
 @register(AGGREGATORS, "krum", condition=KRUM, paper="Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017")
 def krum(vectors: Vectors, *, n_bad: int) -> Vectors:
     """Krum (Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017, Section 4).
@@ -67,7 +44,7 @@ def krum(vectors: Vectors, *, n_bad: int) -> Vectors:
     ``n - f - 1`` neighbours, so ours with ``n_bad`` equals ByzFL's with ``f = n_bad + 1``.
     NaN/inf: rejected.
     """
-    X, restore, n_bad, D = _pairwise(vectors, "krum", n_bad, KRUM)
+    X, restore, n_bad, D = checked_distances(vectors, "krum", n_bad, KRUM)
     best = int(krum_scores(D, X.shape[0] - n_bad - 2).argmin())
     return restore(row_copy(X, best))
 
@@ -86,7 +63,7 @@ def multi_krum(vectors: Vectors, *, n_bad: int, m: int | None = None) -> Vectors
     to the lowest index. Needs n > 2 n_bad + 2. ByzFL's ``MultiKrum(f)`` (``n - f - 1`` neighbours,
     ``m = n - f``) is ours with ``n_bad = f - 1, m = n - f``. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = _pairwise(vectors, "multi_krum", n_bad, KRUM)
+    X, restore, n_bad, D = checked_distances(vectors, "multi_krum", n_bad, KRUM)
     n = X.shape[0]
     m = n - n_bad if m is None else check_int("m", m, minimum=1, maximum=n)
     order = np.argsort(to_numpy(krum_scores(D, n - n_bad - 2)), kind="stable")
@@ -104,7 +81,7 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
     lowest index). Aggregation: per coordinate, the mean of the ``beta = theta - 2 n_bad`` selected
     values closest to their median. Needs n >= 4 n_bad + 3. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = _pairwise(vectors, "bulyan", n_bad, BULYAN)
+    X, restore, n_bad, D = checked_distances(vectors, "bulyan", n_bad, BULYAN)
     n = X.shape[0]
     theta = n - 2 * n_bad
     left = list(range(n))
@@ -159,7 +136,7 @@ def mda(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vect
     subset keeps, always among the ``n_bad (n - n_bad) + C(n_bad, 2) + 1`` largest. Ties go to the
     lexicographically first subset (as ByzFL). Needs n > 2 n_bad. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = _pairwise(vectors, "mda", n_bad)
+    X, restore, n_bad, D = checked_distances(vectors, "mda", n_bad)
     n = X.shape[0]
     check_subset_budget("mda", n, n_bad, max_subsets)
     if n - n_bad == 1:

@@ -17,8 +17,9 @@ from multisource.aggregation.arrays import (
     own_float_array,
     reject_if_nonfinite,
     row_norms_squared,
+    to_numpy,
 )
-from multisource.aggregation.distances import squared_distances
+from multisource.aggregation.distances import checked_distances
 from multisource.aggregation.registry import AT_MOST_N, FEWER_THAN_N, PRE_AGGREGATORS, register
 from multisource.utils.validation import SeedLike, check_bool, check_int, check_random_state, check_real
 
@@ -44,13 +45,9 @@ def nnm(vectors: Vectors, *, n_bad: int) -> Vectors:
     Each input is replaced by the mean of its ``n - n_bad`` nearest inputs (itself included); ties
     in distance go to the lowest index. Needs n > n_bad. NaN/inf: rejected.
     """
-    X, restore = as_matrix(vectors)
-    n = X.shape[0]
-    n_bad = FEWER_THAN_N.check("nnm", n, n_bad)
-    D = squared_distances(X)
-    reject_if_nonfinite(D, X, "nnm")
-    k = n - n_bad
-    nearest = torch.sort(D, dim=1, stable=True).indices[:, :k].cpu().numpy()
+    X, restore, n_bad, D = checked_distances(vectors, "nnm", n_bad, FEWER_THAN_N)
+    n, k = X.shape[0], X.shape[0] - n_bad
+    nearest = np.argsort(to_numpy(D), axis=1, kind="stable")[:, :k]
     W = _averaging(nearest.ravel(), np.repeat(np.arange(n), k), n, X)
     return restore(matmul(W, X))
 

@@ -266,7 +266,9 @@ def test_rank_deficient_hessian_raises_damping_automatically():
 def test_any_shape_and_sparsity_prunes_to_the_requested_fraction(rows, columns, sparsity, blocksize):
     W, _, H = _layer(rows=rows, columns=columns, tokens=60)
     result = sparsegpt_prune_layer(W.float(), H.float(), sparsity=sparsity, blocksize=blocksize)
-    expected = sum(round(sparsity * rows * min(blocksize, columns - i)) for i in range(0, columns, blocksize))
+    # round(sparsity * count) of each block's entry count, multiplied in that order as the mask does:
+    # (0.55 * 10) * 19 = 104.5 rounds to 104, 0.55 * (10 * 19) = 104.50000000000001 to 105.
+    expected = sum(round(sparsity * (rows * min(blocksize, columns - i))) for i in range(0, columns, blocksize))
     assert int(result.mask.sum()) == expected
     assert torch.all(result.weight[result.mask] == 0)
     assert result.weight.dtype == torch.float32

@@ -67,9 +67,7 @@ def multi_krum(vectors: Vectors, *, n_bad: int, m: int | None = None) -> Vectors
     n = X.shape[0]
     m = n - n_bad if m is None else check_int("m", m, minimum=1, maximum=n)
     order = np.argsort(to_numpy(krum_scores(D, n - n_bad - 2)), kind="stable")
-    kept = np.zeros(n, dtype=bool)
-    kept[order[:m]] = True
-    return restore(mean_of(X, kept))
+    return restore(mean_of(X, order[:m]))
 
 
 @register(AGGREGATORS, "bulyan", condition=BULYAN, paper="El Mhamdi, Guerraoui, Rouault, ICML 2018 (Algorithm 1)")
@@ -115,9 +113,7 @@ def monna(vectors: Vectors, *, n_bad: int, idx: int = 0) -> Vectors:
     reject_if_nonfinite(dist, X, "monna")
     dist = dist.cpu().numpy().copy()  # n values: selected in numpy, which sorts them for a third of torch's cost
     dist[idx] = 0.0
-    kept = np.zeros(n, dtype=bool)
-    kept[np.argsort(dist, kind="stable")[: n - n_bad]] = True
-    return restore(mean_of(X, kept))
+    return restore(mean_of(X, np.argsort(dist, kind="stable")[: n - n_bad]))
 
 
 @register(
@@ -151,4 +147,4 @@ def mda(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vect
         return diameters[first_kept_pair]
 
     kept = best_kept_set(n, n_bad, max(1, 4_000_000 // len(top)), diameter)
-    return restore(mean_of(X, kept))
+    return restore(mean_of(X, np.flatnonzero(kept)))

@@ -61,7 +61,7 @@ def smea(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vec
         return np.linalg.eigvalsh(centred)[:, -1] / k
 
     kept = best_kept_set(n, n_bad, max(1, 2_000_000 // (k * k)), top_eigenvalue)
-    return restore(mean_of(X, kept))
+    return restore(mean_of(X, np.flatnonzero(kept)))
 
 
 @register(

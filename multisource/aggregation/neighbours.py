@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, reject_if_nonfinite, row_copy, to_numpy
+from multisource.aggregation.arrays import Vectors, as_matrix, overflow_fallback, row_copy, to_numpy
 from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
 from multisource.aggregation.distances import Distances, checked_distances, squared_distances_to
 from multisource.aggregation.registry import (
@@ -110,7 +110,8 @@ def monna(vectors: Vectors, *, n_bad: int, idx: int = 0) -> Vectors:
     n_bad = MAJORITY.check("monna", n, n_bad)
     idx = check_int("idx", idx, minimum=0, maximum=n - 1)
     dist = squared_distances_to(X, idx)
-    reject_if_nonfinite(dist, X, "monna")
+    if not bool(torch.isfinite(dist).all()):  # the NaN and overflow policy
+        dist = squared_distances_to(overflow_fallback(X, "monna"), idx)
     dist = dist.cpu().numpy().copy()  # n values: selected in numpy, which sorts them for a third of torch's cost
     dist[idx] = 0.0
     return restore(mean_of(X, np.argsort(dist, kind="stable")[: n - n_bad]))

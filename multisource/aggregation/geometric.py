@@ -13,6 +13,7 @@ from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
     check_like,
+    overflow_fallback,
     row_norms_squared,
     symmetric_gram,
     weighted_sum,
@@ -222,7 +223,11 @@ def fltrust(vectors: Vectors, *, reference: Vectors) -> Vectors:
         raise ValueError("reference must be a non-zero vector: FLTrust scores directions against it")
     norms = row_norms_squared(X, "fltrust").sqrt()
     safe = torch.where(norms > 0, norms, 1.0)
-    cos = (X @ g0).to(torch.float64) / (safe * norm_g0)
+    direction = g0 / norm_g0
+    projections = X @ direction
+    if not bool(torch.isfinite(projections).all()):  # at most |x_i|, which may pass float32's range
+        projections = overflow_fallback(X, "fltrust") @ direction.to(torch.float64)
+    cos = projections.to(torch.float64) / safe
     trust = torch.where(norms > 0, cos.clamp_min(0.0), 0.0)
     if float(trust.sum()) == 0.0:
         return restore(torch.zeros_like(X[0]))

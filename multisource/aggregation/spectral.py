@@ -8,6 +8,8 @@ from a random start instead).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.linalg import eigh
@@ -105,6 +107,6 @@ def caf(vectors: Vectors, *, n_bad: int) -> Vectors:
             best_w, best_lambda = w, lam
         if lam <= negligible:
             break
-        tau = (C @ (root_w * eigenvector[:, 0])) ** 2 / lam
+        tau = (C @ (root_w * eigenvector[:, 0]) / math.sqrt(lam)) ** 2  # squares of |x|-sized values
         c = c * (1.0 - tau / tau[c > 0].max())
     return restore(weighted_sum(best_w, X))

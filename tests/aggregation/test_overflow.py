@@ -5,6 +5,8 @@ Oracles: the same rule on the float64 copy of the inputs (float32 squares of fin
 overflow float64), and exact scaling by a power of two for the rules that square nothing.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -43,6 +45,26 @@ def test_a_float32_outlier_whose_square_overflows_float32_is_aggregated_as_in_fl
     assert np.isfinite(got).all(), f"{name} returned non-finite values for a finite float32 input"
     row_scale = np.abs(expected).max(axis=-1, keepdims=True)  # per output vector
     assert (np.abs(got - expected) <= 1e-4 * row_scale).all(), f"{name}: {got} against {expected}"
+
+
+@pytest.mark.parametrize(("registry", "name"), ALL_RULES)
+def test_float32_inputs_at_the_top_of_their_range_are_aggregated_as_in_float64(registry, name):
+    X32 = _with_outlier(1.0, np.float32)
+    X32[3] = 3e38  # every coordinate near float32's largest: projections and sums pass its range
+    got = np.asarray(_call(registry, name, torch.from_numpy(X32)))
+    expected = np.asarray(_call(registry, name, X32.astype(np.float64)))
+    assert np.isfinite(got).all(), f"{name} returned non-finite values for a finite float32 input"
+    row_scale = np.abs(expected).max(axis=-1, keepdims=True)
+    assert (np.abs(got - expected) <= 1e-4 * row_scale).all(), f"{name}: {got} against {expected}"
+
+
+@pytest.mark.parametrize(("registry", "name"), ALL_RULES)
+def test_float64_inputs_whose_squares_fit_but_fourth_powers_do_not_give_finite_results(registry, name):
+    X = _with_outlier(1e150, np.float64)  # |x|^2 ~ 1e301 fits float64, |x|^4 does not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way either
+        got = np.asarray(_call(registry, name, X))
+    assert np.isfinite(got).all(), f"{name} returned non-finite values"
 
 
 @pytest.mark.parametrize(("registry", "name"), ALL_RULES)

@@ -1156,6 +1156,13 @@ CASES: list[Case] = [
         _aggregate("krum", _with_nan(_vectors()), n_bad=1),
     ),
     Case(
+        "aggregation.aggregate",
+        "float64 vectors with a row of 1e200 (its squared norm overflows)",
+        ValueError,
+        "are too large: their squared norms overflow float64",
+        _aggregate("geometric_median", np.vstack([_vectors(), np.full((1, 3), 1e200)])),
+    ),
+    Case(
         "aggregation.aggregate", "vectors of shape (0, 3)", ValueError, "vectors", _aggregate("mean", np.zeros((0, 3)))
     ),
     Case(

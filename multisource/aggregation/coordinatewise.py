@@ -19,21 +19,36 @@ from multisource.aggregation.registry import AGGREGATORS, MAJORITY, register
 
 @register(AGGREGATORS, "mean", condition=None, paper="the average: no robustness (breakdown point 0)")
 def mean(vectors: Vectors) -> Vectors:
-    """The average ``(1/n) sum_i x_i`` of the n input vectors.
+    """The average ``(1/n) sum_i x_i`` of the n input vectors, as one BLAS matrix-vector product.
 
     NaN/inf: rejected, found from the output (a non-finite mean means a non-finite input), so the
-    check costs no extra pass over the inputs.
+    check costs no extra pass over the inputs. The product is numpy's for numpy inputs and for CPU
+    tensors of d >= 1e5 (OpenBLAS's GEMV streams long rows 5-7 % faster than MKL's at n = 20), torch's
+    ``mv`` otherwise (docs/aggregation.md, Speed).
     """
     x = float_array(vectors)
     if x is not None:  # a numpy input in numpy alone (arrays.float_array)
-        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
-            result = np.full(x.shape[0], 1.0 / x.shape[0], dtype=x.dtype) @ x
-            reject_if_sum_nonfinite(float(result.sum()), x, "mean")
-        return result
+        return _numpy_mean(x)
     X, restore = as_matrix(vectors)
-    result = uniform_weights(X.shape[0], X.dtype, X.device) @ X
-    reject_if_sum_nonfinite(float(result.sum()), X, "mean")
+    if X.device.type == "cpu" and X.shape[1] >= _NUMPY_GEMV_COLUMNS:
+        return restore(torch.from_numpy(_numpy_mean(X.numpy())))
+    result = torch.mv(X.T, uniform_weights(X.shape[0], X.dtype, X.device))
+    reject_if_sum_nonfinite(float(torch.dot(result, result)), X, "mean")
     return restore(result)
+
+
+# Rows at least this long are averaged by numpy's GEMV on the CPU (see mean).
+_NUMPY_GEMV_COLUMNS = 100_000
+
+
+def _numpy_mean(x: np.ndarray) -> np.ndarray:
+    """:func:`mean` of a numpy matrix, in numpy. The NaN policy reads ``z . z`` (one BLAS call, 2-3 us
+    less than a sum at d = 1e4), which is finite when z is, unless it overflows: then the rows
+    are searched and, all finite, the mean is returned."""
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
+        result = np.full(x.shape[0], 1.0 / x.shape[0], dtype=x.dtype) @ x
+        reject_if_sum_nonfinite(float(result @ result), x, "mean")
+    return result
 
 
 @register(AGGREGATORS, "coordinate_median", condition=None, paper="Yin, Chen, Kannan, Bartlett, ICML 2018")

@@ -256,17 +256,33 @@ def test_the_two_column_sorts_give_the_same_coordinatewise_results(honest_and_ou
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_the_mean_keeps_kind_and_dtype_on_each_of_its_paths(honest_and_outliers, dtype):
     # Contiguous and strided tensors are averaged by cached uniform weights (arrays.uniform_weights,
-    # twice with the same key here), a read-only array in numpy; all equal numpy's mean.
+    # twice with the same key here), tensors of long rows in numpy, a read-only array in numpy; all
+    # equal numpy's mean.
+    from multisource.aggregation import coordinatewise
+
     X = honest_and_outliers(12, 3, d=50, seed=5)
     T = torch.tensor(X, dtype=dtype)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
-    for tensor in (T, T.T.contiguous().T):
+    long_rows = torch.tensor(honest_and_outliers(4, 1, d=coordinatewise._NUMPY_GEMV_COLUMNS, seed=6), dtype=dtype)
+    for tensor in (T, T.T.contiguous().T, long_rows):
         result = agg.mean(tensor)
         assert isinstance(result, torch.Tensor) and result.dtype == dtype
-        np.testing.assert_allclose(result.numpy(), T.double().numpy().mean(axis=0), rtol=0, atol=tol * np.abs(X).max())
+        reference = tensor.double().numpy().mean(axis=0)
+        np.testing.assert_allclose(result.numpy(), reference, rtol=0, atol=tol * np.abs(tensor.numpy()).max())
+    with pytest.raises(ValueError, match=r"mean: vectors rows \[2\] contain NaN"):
+        agg.mean(torch.where(torch.arange(4)[:, None] == 2, torch.nan, long_rows))
     frozen = X.copy()
     frozen.flags.writeable = False
     np.testing.assert_allclose(agg.mean(frozen), X.mean(axis=0), rtol=0, atol=1e-12 * np.abs(X).max())
+
+
+def test_the_mean_of_finite_inputs_whose_norm_overflows_is_returned():
+    # The NaN policy reads z . z; for float32 means of 1e20 it overflows, the rows are searched,
+    # and, all finite, the mean is returned (torch and numpy paths).
+    X = np.full((3, 8), 1e20, dtype=np.float32)
+    X[1] *= -0.5
+    for vectors in (X, torch.from_numpy(X)):
+        np.testing.assert_allclose(np.asarray(agg.mean(vectors)), np.full(8, 1.5e20 / 3, np.float32), rtol=1e-6)
 
 
 def test_the_distance_matrix_and_krum_scores_are_the_same_in_numpy_and_in_torch(honest_and_outliers):

@@ -1,5 +1,7 @@
 """Filtering rules: claims checked against hand-computed cases and brute-force loop implementations."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -154,7 +156,9 @@ def test_quantile_and_multi_krum_match_loop_implementations(n, seed, data):
     f = data.draw(st.integers(0, min((n - 1) // 2, n - 3)))
     scores, kept = _krum_by_loops(disc, f)
     np.testing.assert_allclose(krum_scores(disc, f), scores)
-    np.testing.assert_array_equal(multi_krum(disc, sizes, n_bad=f).kept, kept)
+    outside_the_guarantee = n < 2 * f + 3  # multi_krum warns there (Blanchard et al., Proposition 1)
+    with pytest.warns(RuntimeWarning, match="needs N >= 2 n_bad") if outside_the_guarantee else nullcontext():
+        np.testing.assert_array_equal(multi_krum(disc, sizes, n_bad=f).kept, kept)
 
 
 def test_quantile_keeps_all_sources_tied_at_the_cut():

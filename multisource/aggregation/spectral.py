@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.linalg import eigh
+from scipy.linalg import lapack
 
 from multisource.aggregation.arrays import Restore, Vectors, as_matrix, symmetric_gram, to_numpy, weighted_sum
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
@@ -101,12 +101,24 @@ def caf(vectors: Vectors, *, n_bad: int) -> Vectors:
         Gw = G @ w
         C = G - Gw[:, None] - Gw[None, :] + w @ Gw
         root_w = np.sqrt(w)
-        eigenvalue, eigenvector = eigh(root_w[:, None] * C * root_w[None, :], subset_by_index=[n - 1, n - 1])
-        lam = float(eigenvalue[0])
+        lam, eigenvector = _top_eigenpair(root_w[:, None] * C * root_w[None, :])
         if lam < best_lambda:
             best_w, best_lambda = w, lam
         if lam <= negligible:
             break
-        tau = (C @ (root_w * eigenvector[:, 0]) / math.sqrt(lam)) ** 2  # squares of |x|-sized values
+        tau = (C @ (root_w * eigenvector) / math.sqrt(lam)) ** 2  # squares of |x|-sized values
         c = c * (1.0 - tau / tau[c > 0].max())
     return restore(weighted_sum(best_w, X))
+
+
+def _top_eigenpair(M: np.ndarray) -> tuple[float, np.ndarray]:
+    """The largest eigenvalue of the symmetric matrix M and a unit eigenvector for it.
+
+    LAPACK's ``dsyevr`` (MRRR) for the one top eigenpair, called directly: ``scipy.linalg.eigh``'s
+    argument checks cost 20-40 us per call at n = 20-100, as much as the solve at n = 20.
+    """
+    n = M.shape[0]
+    values, vectors, _found, _support, info = lapack.dsyevr(M, compute_v=1, range="I", il=n, iu=n)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK dsyevr did not converge on the {n} x {n} CAF matrix (info = {info})")
+    return float(values[0]), vectors[:, 0]

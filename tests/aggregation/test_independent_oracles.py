@@ -142,16 +142,31 @@ def test_caf_filters_as_its_dense_covariance_transcription(n, n_bad, seed):
 
 def test_caf_zeros_one_more_weight_per_step_so_it_ends_within_n_steps(monkeypatch):
     # 30 inputs, 14 bad: the loop must bring the total weight from 30 to 2; it cannot stall on
-    # inputs already at weight 0 (ByzFL's normalisation would). One eigh call per step.
+    # inputs already at weight 0 (ByzFL's normalisation would). One eigenpair per step.
     from multisource.aggregation import spectral
 
     calls = []
-    monkeypatch.setattr(spectral, "eigh", lambda *a, **k: calls.append(1) or scipy_eigh(*a, **k))
+    top_eigenpair = spectral._top_eigenpair
+    monkeypatch.setattr(spectral, "_top_eigenpair", lambda M: calls.append(1) or top_eigenpair(M))
     rng = np.random.default_rng(8)
     X = rng.normal(size=(30, 4))
     X[:14] += 50.0 * rng.normal(size=(14, 4))
     np.testing.assert_allclose(agg.caf(X, n_bad=14), _dense_caf(X, 14), rtol=0, atol=1e-9)
     assert 0 < len(calls) <= 30
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+def test_the_top_eigenpair_matches_a_dense_eigendecomposition(n):
+    # CAF's matrices are PSD and, centred, rank-deficient: both kinds, against scipy's full eigh.
+    from multisource.aggregation import spectral
+
+    A = np.random.default_rng(n).normal(size=(n, max(n - 1, 1)))
+    for M in (A @ A.T, A @ A.T - 3.0 * np.eye(n)):
+        values = scipy_eigh(M, eigvals_only=True)
+        lam, v = spectral._top_eigenpair(M)
+        assert lam == pytest.approx(values[-1], rel=1e-12, abs=1e-12 * np.abs(values).max())
+        np.testing.assert_allclose(M @ v, lam * v, atol=1e-10 * max(np.abs(values).max(), 1.0))
+        assert np.linalg.norm(v) == pytest.approx(1.0, rel=1e-12)
 
 
 def test_caf_without_byzantine_inputs_is_the_mean():

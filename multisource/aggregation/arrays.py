@@ -383,6 +383,10 @@ def weighted_sum_and_product(weights: Array | float, X: Array, product: bool = T
     On a numpy X both come from one pass over X: ``z_b = w X_b`` and ``X_b z_b`` for each block
     ``X_b`` of columns, while it is still in cache, summed over the blocks (1.3x faster than two
     passes at n = 50 and 100, d = 1e4, one thread). A tensor X (any device) gets two products.
+
+    X is finite and past the overflow policy (every caller has applied it) and the weights are
+    convex (non-negative, summing to 1), so neither product can overflow: no error-state context,
+    which costs about 5 us right after a GEMM.
     """
     if isinstance(X, torch.Tensor):
         mean = weighted_sum(weights, X)
@@ -392,15 +396,14 @@ def weighted_sum_and_product(weights: Array | float, X: Array, product: bool = T
         w = np.full(n, weights, dtype=X.dtype)
     else:
         w = np.asarray(weights).astype(X.dtype, copy=False)
+    if not product:
+        return w @ X, None
     z = np.empty(d, dtype=X.dtype)
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the NaN policy's to report
-        if not product:
-            return np.matmul(w, X, out=z), None
-        columns = max(_MIN_BLOCK_COLUMNS, _BLOCK_BYTES // (n * X.itemsize))
-        Xz = np.zeros(n, dtype=X.dtype)
-        for start in range(0, d, columns):
-            block = X[:, start : start + columns]
-            Xz += block @ np.matmul(w, block, out=z[start : start + columns])
+    columns = max(_MIN_BLOCK_COLUMNS, _BLOCK_BYTES // (n * X.itemsize))
+    Xz = np.zeros(n, dtype=X.dtype)
+    for start in range(0, d, columns):
+        block = X[:, start : start + columns]
+        Xz += block @ np.matmul(w, block, out=z[start : start + columns])
     return z, Xz
 
 

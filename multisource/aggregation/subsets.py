@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from multisource.aggregation.arrays import weighted_sum
+
 MAX_SUBSETS = 1_000_000
 """Default bound on C(n, n_bad), the number of subsets MDA and SMEA search (``docs/aggregation.md``)."""
 
@@ -59,18 +61,11 @@ def best_kept_set(n: int, n_bad: int, chunk: int, score: Callable[[np.ndarray], 
 
 
 def mean_of(X: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-    """Mean of the rows of X at the indices ``rows``, as one vector-matrix product.
+    """Mean of the rows of X at the indices ``rows``, as one vector-matrix product (:func:`weighted_sum`).
 
-    For a finite X: every caller has applied its NaN and overflow policy, and a matrix whose squared
-    norms are finite cannot overflow in a mean. On the CPU the product is numpy's, called
-    directly: right after a GEMM each wrapper layer costs microseconds, and the call took 1.5x
-    as long through ``arrays.weighted_sum`` (Multi-Krum at n = 20, d = 1e4; docs/aggregation.md, Speed).
+    The weights are made in numpy, in X's dtype: right after a GEMM each torch call costs several
+    microseconds (Multi-Krum at n = 20, d = 1e4; docs/aggregation.md, Speed).
     """
-    if X.device.type != "cpu":
-        weights = torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
-        weights[torch.as_tensor(rows, device=X.device)] = 1.0 / len(rows)
-        return weights @ X
-    x = X.numpy()
-    w = np.zeros(X.shape[0], dtype=x.dtype)
+    w = np.zeros(X.shape[0], dtype=np.float64 if X.dtype == torch.float64 else np.float32)
     w[rows] = 1.0 / len(rows)
-    return torch.from_numpy(w @ x)
+    return weighted_sum(w, X)

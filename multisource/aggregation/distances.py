@@ -12,7 +12,8 @@ from multisource.aggregation.arrays import Array, Restore, Vectors, as_matrix, c
 from multisource.aggregation.registry import MAJORITY, NBadCondition
 
 Distances: TypeAlias = Array
-"""A matrix of squared distances from :func:`distance_matrix`: numpy on the CPU, a tensor on other devices."""
+"""A matrix of squared distances (:func:`checked_distances`, :func:`distance_matrix`): numpy on the CPU,
+a tensor on other devices."""
 
 
 def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:

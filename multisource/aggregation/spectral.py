@@ -20,9 +20,10 @@ from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
 
 
 def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restore, int, np.ndarray]:
-    """Validated inputs (shape, honest majority, then NaN policy) and their symmetrised float64 Gram
-    matrix, in numpy on the host: both rules' searches work on n x n matrices, where numpy's calls
-    cost a third of torch's. The NaN policy reads the trace (``G_ii = |x_i|^2``)."""
+    """Validated inputs (shape, honest majority, then the NaN and overflow policy of
+    :func:`~multisource.aggregation.arrays.checked_gram`) and their symmetrised float64 Gram matrix,
+    in numpy on the host: both rules' searches work on n x n matrices, where numpy's calls cost a
+    third of torch's."""
     X, restore = as_matrix(vectors)
     n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
     return X, restore, n_bad, to_numpy(symmetric_gram(X, rule))

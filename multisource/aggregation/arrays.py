@@ -339,19 +339,21 @@ def float64_gram(X: torch.Tensor) -> Array:
     return G.numpy().astype(np.float64, copy=False) if G.device.type == "cpu" else G.to(torch.float64)
 
 
-def checked_gram(X: torch.Tensor, rule: str) -> Array:
+def checked_gram(X: torch.Tensor, rule: str) -> tuple[Array, float]:
     """:func:`float64_gram` after the NaN and overflow policy (:func:`overflow_fallback`), read from its
-    trace ``sum_i |x_i|^2``: NaN/inf rows are rejected, a float32 product that overflowed is formed
-    again in float64, and a float64 X too large to square is an error."""
+    trace ``sum_i |x_i|^2``, returned with it: NaN/inf rows are rejected, a float32 product that
+    overflowed is formed again in float64, and a float64 X too large to square is an error."""
     G = float64_gram(X)
-    if not float(G.trace()) <= SQUARES_LIMIT:
-        return float64_gram(overflow_fallback(X, rule))
-    return G
+    trace = float(G.trace())
+    if not trace <= SQUARES_LIMIT:
+        G = float64_gram(overflow_fallback(X, rule))
+        trace = float(G.trace())
+    return G, trace
 
 
 def symmetric_gram(X: torch.Tensor, rule: str) -> Array:
     """:func:`checked_gram` symmetrised (``(G + G^T) / 2``)."""
-    G = checked_gram(X, rule)
+    G = checked_gram(X, rule)[0]
     return (G + G.T) / 2
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Callable
 from typing import TypeAlias
 
 import numpy as np
@@ -14,6 +17,9 @@ from multisource.aggregation.registry import MAJORITY, NBadCondition
 Distances: TypeAlias = Array
 """A matrix of squared distances (:func:`checked_distances`, :func:`distance_matrix`): numpy on the CPU,
 a tensor on other devices."""
+
+Gram: TypeAlias = Callable[[torch.Tensor], tuple[Array, float]]
+"""A Gram product returning its trace too (:func:`~multisource.aggregation.arrays.checked_gram`)."""
 
 
 def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
@@ -32,16 +38,24 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
     Notes
     -----
     The identity loses relative precision when the points share a large common offset compared
-    with their spread (``|x|^2 >> ||x - y||^2``): float64 keeps about ``1e-16 |x|^2`` absolute error,
-    float32 Gram products about ``1e-7 |x|^2``. Pass float64 vectors when that matters.
+    with their spread (``|x|^2 >> ||x - y||^2``): the product keeps about ``u sqrt(d) |x|^2`` absolute
+    error for unit roundoff u (1e-16 in float64, 6e-8 in float32). With ``Y = None`` that is handled
+    (:func:`stable_gram`: X is moved to its medoid first when rounding would swamp the distances);
+    with a Y, pass float64 vectors, or subtract a common point from both, when that matters.
     """
     if Y is None:
         D = distance_matrix(X)
         return torch.from_numpy(D) if isinstance(D, np.ndarray) else D
+    return _by_identity(X, Y)[0]
+
+
+def _by_identity(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`squared_distances` ``(X, Y)`` by the identity, and the ``|x_i|^2 + |y_j|^2`` it cancels."""
     G = matmul(X, Y.T).to(torch.float64)
     sq_x = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
     sq_y = torch.linalg.vector_norm(Y, dim=1).to(torch.float64) ** 2
-    return (sq_x[:, None] + sq_y[None, :] - 2.0 * G).clamp_min_(0.0)
+    S = sq_x[:, None] + sq_y[None, :]
+    return (S - 2.0 * G).clamp_min_(0.0), S
 
 
 def distance_matrix(X: torch.Tensor) -> Distances:
@@ -53,7 +67,13 @@ def distance_matrix(X: torch.Tensor) -> Distances:
     the CPU the Gram matrix leaves torch at once (docs/aggregation.md, Speed).
     """
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are the caller's to report
-        return _from_gram(float64_gram(X))
+        return _stable(X, _traced_gram)[1]
+
+
+def _traced_gram(X: torch.Tensor) -> tuple[Array, float]:
+    """:func:`float64_gram` (unchecked) and its trace, as :func:`checked_gram` returns them."""
+    G = float64_gram(X)
+    return G, float(G.trace())
 
 
 def checked_distances(
@@ -68,7 +88,46 @@ def checked_distances(
     """
     X, restore = as_matrix(vectors)
     n_bad = condition.check(rule, X.shape[0], n_bad)
-    return X, restore, n_bad, _from_gram(checked_gram(X, rule))
+    return X, restore, n_bad, stable_gram(X, rule)[1]
+
+
+def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
+    """The float64 Gram matrix of X and its squared distances, free of cancellation, after the NaN
+    and overflow policy (:func:`~multisource.aggregation.arrays.checked_gram`).
+
+    ``||x_i - x_j||^2 = |x_i|^2 + |x_j|^2 - 2 x_i . x_j`` keeps the rounding error of the product,
+    about ``u sqrt(d) (|x_i|^2 + |x_j|^2)`` in X's dtype. When the inputs share an offset large
+    against their spread (models trained from one initialisation, aggregated one-shot), that error
+    swamps the distances: in float32 an offset of 1e3 spread-widths changed Krum's pick. When
+    rounding may exceed 1e-3 of the distances between a majority of the inputs
+    (:func:`_clamp_and_check`), X is moved to its medoid (the row of least summed distance) and the
+    product formed again. The move costs nothing in accuracy: where the offset dominates, the
+    difference of two floats within a factor 2 of each other is exact (Sterbenz's lemma). Every
+    rule built on distances is translation-invariant, so it reads either matrix alike.
+    """
+    return _stable(X, lambda Y: checked_gram(Y, rule))
+
+
+def moved_gram(X: torch.Tensor, G: Array, rule: str) -> Array | None:
+    """The Gram matrix of X moved to its medoid when rounding swamps the distances of G, ``X X^T``
+    (:func:`stable_gram`), else None: for a rule that also needs G itself (norms, from the origin)."""
+    return _moved(X, G, _unclamped(G), float(G.trace()), lambda Y: checked_gram(Y, rule))
+
+
+def _stable(X: torch.Tensor, gram: Gram) -> tuple[Array, Distances]:
+    """:func:`stable_gram` with the product ``gram`` (checked or not)."""
+    G, trace = gram(X)
+    D = _unclamped(G)
+    moved = _moved(X, G, D, trace, gram)
+    return (G, D) if moved is None else (moved, _from_gram(moved))
+
+
+def _moved(X: torch.Tensor, G: Array, D: Distances, trace: float, gram: Gram) -> Array | None:
+    """``gram`` of X moved to its medoid (least summed distance in D, clamped here) when
+    :func:`_clamp_and_check` says rounding swamps D; else None."""
+    if not _clamp_and_check(D, G, _noisy_below(X.dtype, X.shape[1]) * trace, X):
+        return None
+    return gram(X - X[int(D.sum(1).argmin())])[0]
 
 
 def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:
@@ -76,23 +135,94 @@ def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:
 
     float64 rows on CPU go through scipy's ``cdist``, which takes the differences directly in one
     pass over X (no cancellation; 1.3-1.6x faster than the norms-plus-product identity at d = 1e4);
-    other inputs through :func:`squared_distances`, whose product is faster in float32.
+    other inputs through the identity, whose product is faster in float32, unless rounding may swamp
+    the distances of a majority (:func:`lost_to_rounding`, as in :func:`stable_gram`): then the
+    differences are taken.
     """
     if X.device.type == "cpu" and X.dtype == torch.float64:
         x = X.numpy()
         return torch.from_numpy(cdist(x, x[i : i + 1], "sqeuclidean")[:, 0])
-    return squared_distances(X, X[i : i + 1])[:, 0]
+    dist, scale = _by_identity(X, X[i : i + 1])
+    if lost_to_rounding(dist, scale, X, X.shape[0] // 2 + 1):  # as in stable_gram: take the differences
+        return torch.linalg.vector_norm(X - X[i], dim=1).to(torch.float64) ** 2
+    return dist[:, 0]
 
 
-def _from_gram(G: Array) -> Array:
-    """Squared distances from a float64 Gram matrix (numpy array or tensor), clamped at 0.
+def _unclamped(G: Array) -> Array:
+    """Squared distances from a float64 Gram matrix (numpy array or tensor), before clamping at 0.
 
     ``D = s 1^T + 1 s^T - (G + G^T)`` with ``s = diag(G)``: both terms are exactly symmetric, so ``D`` is,
     and ``D_ii = 2 G_ii - 2 G_ii`` is exactly 0 (NaN when row i holds NaN or inf). Written as three
-    whole-matrix operations and a clamp: right after the GEMM has filled the cache, each small call costs several
+    whole-matrix operations: right after the GEMM has filled the cache, each small call costs several
     microseconds, as much as the arithmetic at n = 20 (docs/aggregation.md, Speed).
     """
     sq = G.diagonal()
     D = sq[:, None] + sq[None, :]
     D -= G + G.T
+    return D
+
+
+def _from_gram(G: Array) -> Array:
+    """Squared distances from a float64 Gram matrix, clamped at 0 (:func:`_unclamped`, :func:`_clamped`)."""
+    return _clamped(_unclamped(G))
+
+
+def _clamped(D: Array) -> Array:
+    """D with its negative entries (rounding) set to 0, in place."""
     return np.maximum(D, 0.0, out=D) if isinstance(D, np.ndarray) else D.clamp_min_(0.0)
+
+
+# The largest relative rounding error tolerated in a squared distance formed from a Gram matrix.
+_DISTANCE_ACCURACY = 1e-3
+
+
+@functools.lru_cache(maxsize=64)
+def _noisy_below(dtype: torch.dtype, d: int) -> float:
+    """r such that ``D_ij <= r (|x_i|^2 + |x_j|^2)`` may be off by more than ``_DISTANCE_ACCURACY``.
+
+    The rounding error of a Gram entry relative to ``|x_i|^2 + |x_j|^2`` is taken as ``u (sqrt(d) +
+    16)`` for unit roundoff u of X's dtype: 4 to 20 times what torch's and numpy's products showed on
+    offset inputs (0.06-0.9 ``u sqrt(d)``, d = 1e2 to 1e6, float32 and float64).
+    """
+    return _UNIT_ROUNDOFF[dtype] * (math.sqrt(d) + 16) / _DISTANCE_ACCURACY
+
+
+# The unit roundoffs of the dtypes rules compute in (as_matrix gives float32 or float64).
+_UNIT_ROUNDOFF = {torch.float32: 2.0**-24, torch.float64: 2.0**-53}
+
+
+def _clamp_and_check(D: Distances, G: Array, noisy_trace: float, X: torch.Tensor) -> bool:
+    """Clamp the distances D (:func:`_unclamped` from G) at 0, and say whether rounding may swamp
+    those among a majority of the rows of X (:func:`stable_gram`); ``noisy_trace`` is ``r trace(G)``
+    for r of :func:`_noisy_below`.
+
+    Swamped: at least ``h (h - 1)`` ordered pairs, ``h = n // 2 + 1`` the smallest majority, are
+    :func:`lost_to_rounding`. Every majority has that many pairs, and duplicated inputs of a minority
+    (colluding Byzantine ones) have fewer. A first count against ``2 r trace(G)``, which bounds every
+    ``r (G_ii + G_jj)``, finds every entry that rounding could have made negative: when only the
+    diagonal's n zeros are there, nothing needs clamping and no majority is close (two numpy calls,
+    one more than the clamp they spare, at 5 us each after a GEMM).
+    """
+    n = D.shape[0]
+    near = _count_at_most(D, 2.0 * noisy_trace)
+    if near <= n:
+        return False
+    _clamped(D)
+    h = n // 2 + 1
+    enough = n + max(1, h * (h - 1))  # the diagonal's n zeros count too
+    if near < enough:
+        return False
+    sq = G.diagonal()
+    return lost_to_rounding(D, sq[:, None] + sq[None, :], X, enough)
+
+
+def _count_at_most(values: Array, bound: Array | float) -> int:
+    """How many entries of ``values`` (numpy or tensor) are at most ``bound``."""
+    below = values <= bound
+    return int(np.count_nonzero(below)) if isinstance(below, np.ndarray) else int(below.sum())
+
+
+def lost_to_rounding(dist: Array, scale: Array | float, X: torch.Tensor, enough: int) -> bool:
+    """Whether at least ``enough`` squared distances ``dist``, each formed as ``scale - 2 x . y`` from
+    rows of X, may be off by more than 1e-3 of themselves (:func:`_noisy_below`)."""
+    return _count_at_most(dist, _noisy_below(X.dtype, X.shape[1]) * scale) >= enough

@@ -19,6 +19,7 @@ from multisource.aggregation.arrays import (
     weighted_sum,
     weighted_sum_and_product,
 )
+from multisource.aggregation.distances import lost_to_rounding, moved_gram
 from multisource.aggregation.registry import AGGREGATORS, register
 from multisource.utils.validation import check_int, check_real
 
@@ -26,9 +27,14 @@ _GM_INITS = ("mean", "zeros")
 
 
 def _distances_to(X: torch.Tensor, sq: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """``||x_i - z||`` from the precomputed ``|x_i|^2``: one matrix-vector product, float64, clamped at 0."""
-    sq_z = float(torch.linalg.vector_norm(z.to(torch.float64)) ** 2)
-    return (sq + sq_z - 2.0 * (X @ z).to(torch.float64)).clamp_min_(0.0).sqrt_()
+    """``||x_i - z||`` from the precomputed ``|x_i|^2``: one matrix-vector product, float64, clamped at 0;
+    the differences themselves when rounding swamps most of them (z far from the origin, near the
+    inputs: :func:`~multisource.aggregation.distances.stable_gram`)."""
+    scale = sq + float(torch.linalg.vector_norm(z.to(torch.float64)) ** 2)
+    dist = scale - 2.0 * (X @ z).to(torch.float64)
+    if lost_to_rounding(dist, scale, X, X.shape[0] // 2 + 1):
+        return torch.linalg.vector_norm(X - z, dim=1).to(torch.float64)
+    return dist.clamp_min_(0.0).sqrt_()
 
 
 # Weiszfeld runs on weights through the Gram matrix for n <= min(_GRAM_STEPS * (max_iter - 1), _GRAM_MAX_ROWS):
@@ -49,27 +55,50 @@ def _squared_norm(v: Array) -> float:
 class _VectorCentre:
     """The iterate z itself: a step reads X once for ``z = w X`` and ``X z`` (the next step's distances,
     :func:`weighted_sum_and_product`), except a first step from ``z = 0``, whose distances are the
-    norms. On the CPU it works in numpy: its calls on n-vectors cost a third of torch's."""
+    norms. On the CPU it works in numpy: its calls on n-vectors cost a third of torch's.
+
+    Once rounding swamps most distances (z far from the origin, near the inputs:
+    :func:`~multisource.aggregation.distances.stable_gram`), X is moved to z, which becomes the
+    origin, and ``offset`` keeps the move."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
-        sq = row_norms_squared(X, rule)
-        self.origin = X
-        on_cpu = X.device.type == "cpu"
-        self.X: Array = X.numpy() if on_cpu else X
-        self.sq: Array = sq.numpy() if on_cpu else sq
+        self.origin, self.rule = X, rule
+        self.X: Array = X.numpy() if X.device.type == "cpu" else X
+        self.sq = self._norms(self.X)
         self.z: Array | None = None
         self.previous: Array | None = None
         self.Xz: Array | None = None
         self.sq_z = 0.0  # |z|^2
+        self.offset: Array | None = None
         if init == "mean":
             self.z, self.Xz = weighted_sum_and_product(1.0 / X.shape[0], self.X)
             self.sq_z = _squared_norm(self.z)
+
+    def _norms(self, X: Array) -> Array:
+        """``|x_i|^2`` in float64, of the kind of X."""
+        if isinstance(X, np.ndarray):
+            return row_norms_squared(torch.from_numpy(X), self.rule).numpy()
+        return row_norms_squared(X, self.rule)
 
     def distances(self) -> Array:
         if self.z is None:
             return self.sq**0.5
         assert self.Xz is not None, "no step follows the last one"
-        return (self.sq + self.sq_z - 2.0 * self.Xz).clip(min=0.0) ** 0.5
+        scale = self.sq + self.sq_z
+        dist = scale - 2.0 * self.Xz
+        if self.offset is None and lost_to_rounding(dist, scale, self.origin, len(dist) // 2 + 1):
+            self._move_to_z()
+            dist = self.sq
+        return dist.clip(min=0.0) ** 0.5
+
+    def _move_to_z(self) -> None:
+        """Move X (and the last iterate) to z, which becomes the origin."""
+        assert self.z is not None
+        offset = self.z
+        self.X = self.X - offset
+        self.sq = self._norms(self.X)
+        self.previous = -offset if self.previous is None else self.previous - offset
+        self.z, self.sq_z, self.offset = offset * 0.0, 0.0, offset
 
     def move(self, weights: Array, last: bool) -> None:
         """z <- sum_i w_i x_i (w sums to 1), with ``X z`` unless ``last``."""
@@ -80,30 +109,40 @@ class _VectorCentre:
         """The last step's length and ``||z||``."""
         assert self.z is not None, "no step taken yet"
         step_sq = self.sq_z if self.previous is None else _squared_norm(self.z - self.previous)
-        return math.sqrt(step_sq), math.sqrt(self.sq_z)
+        norm_sq = self.sq_z if self.offset is None else _squared_norm(self.z + self.offset)
+        return math.sqrt(step_sq), math.sqrt(norm_sq)
 
     def vector(self) -> torch.Tensor:
         if self.z is None:
             return torch.zeros_like(self.origin[0])
-        return torch.from_numpy(self.z) if isinstance(self.z, np.ndarray) else self.z
+        z = self.z if self.offset is None else self.z + self.offset
+        return torch.from_numpy(z) if isinstance(z, np.ndarray) else z
 
 
 class _GramCentre:
     """The iterate as weights a (z = a X): one Gram matrix ``G = X X^T``, then every step is O(n^2)
     (``||x_i - z||^2 = G_ii - 2 (G a)_i + a^T G a``), and X is read once more for the result. On
-    the CPU the steps run in numpy, as :class:`_VectorCentre`'s."""
+    the CPU the steps run in numpy, as :class:`_VectorCentre`'s.
+
+    The distances and steps between weighted means (weights summing to 1) do not depend on the
+    origin: they read the Gram matrix of X moved to its medoid when rounding swamps those of G
+    (:func:`~multisource.aggregation.distances.moved_gram`); ``|z|`` and the distances from the
+    start ``z = 0`` (``init="zeros"``, then ``a`` is None) read G itself."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
-        n, start = X.shape[0], 1.0 / X.shape[0] if init == "mean" else 0.0
-        self.X, self.G = X, symmetric_gram(X, rule)
-        self.a: Array = (
-            np.full(n, start)
-            if isinstance(self.G, np.ndarray)
-            else torch.full((n,), start, dtype=torch.float64, device=X.device)
-        )
+        G = symmetric_gram(X, rule)
+        moved = moved_gram(X, G, rule)
+        self.X, self.G_origin = X, G
+        self.G = G if moved is None else (moved + moved.T) / 2
+        n = X.shape[0]
+        self.a: Array | None = None
+        if init == "mean":
+            self.a = np.full(n, 1.0 / n) if isinstance(G, np.ndarray) else torch.full_like(G[0], 1.0 / n)
         self.previous = self.a
 
     def distances(self) -> Array:
+        if self.a is None:
+            return self.G_origin.diagonal().clip(min=0.0) ** 0.5
         Ga = self.G @ self.a
         return (self.G.diagonal() - 2.0 * Ga + self.a @ Ga).clip(min=0.0) ** 0.5
 
@@ -112,10 +151,13 @@ class _GramCentre:
 
     def step_and_norm(self) -> tuple[float, float]:
         """The last step's length and ``||z||``, as ``sqrt(v^T G v)`` of the weights."""
-        quadratic = lambda v: math.sqrt(max(float(v @ (self.G @ v)), 0.0))  # noqa: E731
-        return quadratic(self.a - self.previous), quadratic(self.a)
+        assert self.a is not None, "no step taken yet"
+        quadratic = lambda G, v: math.sqrt(max(float(v @ (G @ v)), 0.0))  # noqa: E731
+        norm = quadratic(self.G_origin, self.a)
+        return (norm if self.previous is None else quadratic(self.G, self.a - self.previous)), norm
 
     def vector(self) -> torch.Tensor:
+        assert self.a is not None, "no step taken yet"
         return weighted_sum(self.a, self.X)
 
 
@@ -134,8 +176,9 @@ def geometric_median(
     Each step (Pillutla, Kakade, Harchaoui, "Robust aggregation for federated learning", IEEE TSP
     2022, Algorithm 2) is ``z <- sum_i x_i / beta_i / sum_i 1 / beta_i`` with
     ``beta_i = max(nu, ||z - x_i||)``: ``nu > 0`` guards the division when z reaches an input. The
-    distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z``. Since z stays a weighted mean of the
-    inputs, for n <= min(16 (max_iter - 1), 256) the iteration runs on the weights through the Gram
+    distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z`` (from the inputs moved near z when rounding
+    would swamp them: docs/aggregation.md, "Inputs with a large common offset"). Since z stays a
+    weighted mean of the inputs, for n <= min(16 (max_iter - 1), 256) the iteration runs on the weights through the Gram
     matrix ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z,
     with one pass over X per step (the update and the next step's products, column block by block).
     NaN/inf: rejected (ByzFL drops rows holding inf instead).

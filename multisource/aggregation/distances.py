@@ -40,13 +40,18 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
     The identity loses relative precision when the points share a large common offset compared
     with their spread (``|x|^2 >> ||x - y||^2``): the product keeps about ``u sqrt(d) |x|^2`` absolute
     error for unit roundoff u (1e-16 in float64, 6e-8 in float32). With ``Y = None`` that is handled
-    (:func:`stable_gram`: X is moved to its medoid first when rounding would swamp the distances);
-    with a Y, pass float64 vectors, or subtract a common point from both, when that matters.
+    (:func:`stable_gram`: X is moved to its medoid when rounding would swamp the distances among a
+    majority of its rows); with a Y, both are moved to the row of X of least summed distance to Y
+    when rounding would swamp any distance.
     """
     if Y is None:
         D = distance_matrix(X)
         return torch.from_numpy(D) if isinstance(D, np.ndarray) else D
-    return _by_identity(X, Y)[0]
+    D, S = _by_identity(X, Y)
+    if lost_to_rounding(D, S, X, 1):  # as in stable_gram, both moved to the row of X nearest to Y overall
+        c = X[int(D.sum(1).argmin())]
+        D = _by_identity(X - c, Y - c)[0]
+    return D
 
 
 def _by_identity(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -106,3 +106,11 @@ def test_the_move_is_decided_by_a_majority_within_rounding_not_by_duplicated_min
     majority = plain.copy()
     majority[:6] = colluding[0]  # 6 of 11 identical: a majority, worth the move (a cheap one)
     assert moves(majority)
+
+
+def test_squared_distances_between_two_offset_float32_sets_match_their_float64_differences():
+    V, _ = _offset_inputs(11, 300, np.float32, 1e3)
+    X, Y = V[:7], V[7:]
+    exact = ((X.astype(np.float64)[:, None, :] - Y.astype(np.float64)[None, :, :]) ** 2).sum(axis=2)
+    D = agg.squared_distances(torch.from_numpy(X), torch.from_numpy(Y)).numpy()
+    np.testing.assert_allclose(D, exact, rtol=1e-4)

@@ -8,6 +8,7 @@ back: every rule here is translation-equivariant (centered clipping with its cen
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.distance import cdist
 
 import multisource.aggregation as agg
 
@@ -114,3 +115,20 @@ def test_squared_distances_between_two_offset_float32_sets_match_their_float64_d
     exact = ((X.astype(np.float64)[:, None, :] - Y.astype(np.float64)[None, :, :]) ** 2).sum(axis=2)
     D = agg.squared_distances(torch.from_numpy(X), torch.from_numpy(Y)).numpy()
     np.testing.assert_allclose(D, exact, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("n", "d"), [(20, 100), (20, 10_000), (100, 1_000), (100, 30_000)])
+def test_the_rounding_estimate_bounds_the_error_of_the_products_on_offset_inputs(dtype, n, d):
+    """The move's trigger assumes Gram rounding of at most u (sqrt(d) + 16) (|x_i|^2 + |x_j|^2):
+    torch's product (n <= 64 rows) and numpy's (above), against float64 differences (scipy)."""
+    from multisource.aggregation.arrays import float64_gram
+    from multisource.aggregation.distances import _DISTANCE_ACCURACY, _noisy_below, _unclamped
+
+    rng = np.random.default_rng(d)
+    V = (1e-3 * rng.normal(size=(n, d)) + rng.normal(size=d)).astype(dtype)
+    G = float64_gram(torch.from_numpy(V))
+    sq = np.diag(G)
+    error = np.abs(_unclamped(G) - cdist(V.astype(np.float64), V.astype(np.float64), "sqeuclidean"))
+    estimate = _noisy_below(torch.from_numpy(V).dtype, d) * _DISTANCE_ACCURACY  # u (sqrt(d) + 16)
+    assert (error / (sq[:, None] + sq[None, :])).max() <= estimate

@@ -351,9 +351,8 @@ def checked_gram(X: torch.Tensor, rule: str) -> tuple[Array, float]:
     return G, trace
 
 
-def symmetric_gram(X: torch.Tensor, rule: str) -> Array:
-    """:func:`checked_gram` symmetrised (``(G + G^T) / 2``)."""
-    G = checked_gram(X, rule)[0]
+def symmetrised(G: Array) -> Array:
+    """``(G + G^T) / 2``: a Gram matrix whose quadratic forms and eigenvalues are exactly symmetric."""
     return (G + G.T) / 2
 
 

@@ -113,10 +113,11 @@ def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
     return _stable(X, lambda Y: checked_gram(Y, rule))
 
 
-def moved_gram(X: torch.Tensor, G: Array, rule: str) -> Array | None:
+def moved_gram(X: torch.Tensor, G: Array, trace: float, rule: str) -> Array | None:
     """The Gram matrix of X moved to its medoid when rounding swamps the distances of G, ``X X^T``
-    (:func:`stable_gram`), else None: for a rule that also needs G itself (norms, from the origin)."""
-    return _moved(X, G, _unclamped(G), float(G.trace()), lambda Y: checked_gram(Y, rule))
+    of trace ``trace`` (:func:`~multisource.aggregation.arrays.checked_gram`), else None
+    (:func:`stable_gram`): for a rule that also needs G itself (norms, from the origin)."""
+    return _moved(X, G, _unclamped(G), trace, lambda Y: checked_gram(Y, rule))
 
 
 def _stable(X: torch.Tensor, gram: Gram) -> tuple[Array, Distances]:

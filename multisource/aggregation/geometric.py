@@ -13,9 +13,10 @@ from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
     check_like,
+    checked_gram,
     overflow_fallback,
     row_norms_squared,
-    symmetric_gram,
+    symmetrised,
     weighted_sum,
     weighted_sum_and_product,
 )
@@ -130,10 +131,10 @@ class _GramCentre:
     start ``z = 0`` (``init="zeros"``, then ``a`` is None) read G itself."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
-        G = symmetric_gram(X, rule)
-        moved = moved_gram(X, G, rule)
-        self.X, self.G_origin = X, G
-        self.G = G if moved is None else (moved + moved.T) / 2
+        G, trace = checked_gram(X, rule)
+        moved = moved_gram(X, G, trace, rule)
+        self.X, self.G_origin = X, symmetrised(G)
+        self.G = self.G_origin if moved is None else symmetrised(moved)
         n = X.shape[0]
         self.a: Array | None = None
         if init == "mean":

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.linalg import lapack
 
-from multisource.aggregation.arrays import Restore, Vectors, as_matrix, to_numpy, weighted_sum
+from multisource.aggregation.arrays import Restore, Vectors, as_matrix, symmetrised, to_numpy, weighted_sum
 from multisource.aggregation.distances import stable_gram
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
 from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
@@ -28,8 +28,7 @@ def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restor
     work on n x n matrices, where numpy's calls cost a third of torch's."""
     X, restore = as_matrix(vectors)
     n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
-    G = to_numpy(stable_gram(X, rule)[0])
-    return X, restore, n_bad, (G + G.T) / 2
+    return X, restore, n_bad, to_numpy(symmetrised(stable_gram(X, rule)[0]))
 
 
 @register(

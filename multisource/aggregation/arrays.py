@@ -14,7 +14,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from typing import TypeAlias, overload
 
 import numpy as np
 import torch
@@ -22,10 +22,11 @@ import torch
 Vectors: TypeAlias = np.ndarray | torch.Tensor
 """An (n, d) stack of n vectors: numpy array or torch tensor (any device)."""
 
-Restore: TypeAlias = Callable[[torch.Tensor], Vectors]
-
 Array: TypeAlias = np.ndarray | torch.Tensor
 """A numpy array (work on the CPU) or a tensor (other devices)."""
+
+Restore: TypeAlias = Callable[[Array], Vectors]
+"""The map from a rule's result (a tensor, or a numpy array for work on the CPU) back to the input's kind."""
 
 _MAX_NAMED_ROWS = 10
 _NUMERIC_KINDS = frozenset("biufc")  # bool, signed and unsigned integers, floats, complex
@@ -50,17 +51,23 @@ def as_matrix(vectors: object, name: str = "vectors") -> tuple[torch.Tensor, Res
     elif X.dtype not in (torch.float32, torch.float64):
         X = X.to(torch.float32)
 
-    def restore(result: torch.Tensor) -> Vectors:
-        result = result.to(out_dtype)
+    def restore(result: Array) -> Vectors:
+        result = (torch.from_numpy(result) if isinstance(result, np.ndarray) else result).to(out_dtype)
         return result.numpy() if was_numpy else result
 
     return X, restore
 
 
 def _restorer(dtype: torch.dtype, numpy: bool) -> Restore:
-    # The dtype test spares the common case a dispatched torch call (several us once numpy work has
-    # evicted torch's code from the cache).
-    def restore(result: torch.Tensor) -> Vectors:
+    # The dtype tests spare the common cases a dispatched torch call (several us once numpy work or a
+    # GEMM has evicted torch's code from the cache): a numpy result of a numpy input is handed back as is.
+    array_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+
+    def restore(result: Array) -> Vectors:
+        if isinstance(result, np.ndarray):
+            if numpy:
+                return result if result.dtype == array_dtype else result.astype(array_dtype)
+            result = torch.from_numpy(result)
         if result.dtype != dtype:
             result = result.to(dtype)
         return result.numpy() if numpy else result
@@ -191,15 +198,28 @@ def aliases_writeable_input(vectors: object, X: torch.Tensor) -> bool:
     if isinstance(vectors, torch.Tensor):
         return not vectors.requires_grad and vectors.data_ptr() == X.data_ptr() and vectors.dtype == X.dtype
     if isinstance(vectors, np.ndarray):
-        return bool(vectors.flags.writeable) and X.device.type == "cpu" and np.shares_memory(vectors, X.numpy())
+        return bool(vectors.flags.writeable) and X.is_cpu and np.shares_memory(vectors, X.numpy())
     return False
 
 
-def row_copy(X: torch.Tensor, i: int) -> torch.Tensor:
-    """A copy of row i of X; on the CPU taken in numpy, without a dispatched torch call."""
-    if X.device.type == "cpu":
-        return torch.from_numpy(X.numpy()[i].copy())
-    return X[i].clone()
+def host(X: torch.Tensor) -> Array:
+    """X as the rules work on it after a GEMM: its numpy view on the CPU (no copy), else X itself.
+
+    Taken before the GEMM: right after it has streamed X through the cache, each torch call (even
+    ``X.device`` or ``X.numpy()``) costs 6-8 us, about 3 % of Krum's time at n = 20, d = 1e4
+    (docs/aggregation.md, Speed).
+    """
+    return X.numpy() if X.is_cpu else X
+
+
+def as_tensor(A: Array) -> torch.Tensor:
+    """A as a tensor: a numpy array wrapped without a copy, a tensor as is."""
+    return torch.from_numpy(A) if isinstance(A, np.ndarray) else A
+
+
+def row_copy(X: Array, i: int) -> Array:
+    """A copy of row i of X (numpy array or tensor), of X's kind."""
+    return X[i].copy() if isinstance(X, np.ndarray) else X[i].clone()
 
 
 def check_like(name: str, vector: object, X: torch.Tensor) -> torch.Tensor:
@@ -247,7 +267,7 @@ def row_norms_squared(X: torch.Tensor, rule: str) -> torch.Tensor:
     torch's norm kernel when the call alternates with numpy code, as in the benchmark); others
     through torch's norm, then squared in float64.
     """
-    if X.device.type == "cpu" and X.dtype == torch.float64:
+    if X.is_cpu and X.dtype == torch.float64:
         return torch.from_numpy(numpy_row_norms_squared(X.numpy(), rule))
     sq = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
     if not float(sq.sum()) <= SQUARES_LIMIT:
@@ -315,17 +335,8 @@ def reject_if_nonfinite(derived: torch.Tensor, X: torch.Tensor, rule: str) -> No
         raise nonfinite_error(rule, rows)
 
 
-# Gram matrices of at most this many rows go through torch's GEMM (see gram).
+# Gram matrices of at most this many rows go through torch's GEMM (see float64_gram).
 _TORCH_GRAM_ROWS = 64
-
-
-def gram(X: torch.Tensor) -> torch.Tensor:
-    """``X X^T``, by the faster CPU kernel for its height: torch's GEMM up to 64 rows (1.3-1.4x numpy's
-    ``syrk`` at n = 20 for d = 1e4 and 1e6, equal at n = 50, one thread), numpy's above (1.15x faster
-    than torch's at n = 100 in float64); on other devices, torch's."""
-    if X.device.type != "cpu" or X.shape[0] <= _TORCH_GRAM_ROWS:
-        return X @ X.T
-    return matmul(X, X.T)
 
 
 def to_numpy(A: Array) -> np.ndarray:
@@ -334,9 +345,23 @@ def to_numpy(A: Array) -> np.ndarray:
 
 
 def float64_gram(X: torch.Tensor) -> Array:
-    """:func:`gram` in float64: numpy on the CPU, a tensor on X's device otherwise (no checks)."""
-    G = gram(X)
-    return G.numpy().astype(np.float64, copy=False) if G.device.type == "cpu" else G.to(torch.float64)
+    """``X X^T`` in float64, no checks: a numpy array on the CPU, a tensor on X's device otherwise.
+
+    On the CPU by the faster kernel for its height: torch's GEMM up to 64 rows (1.3-1.4x numpy's
+    ``syrk`` at n = 20 for d = 1e4 and 1e6, equal at n = 50, one thread), written into a numpy array
+    made before it so that no torch call follows the GEMM (:func:`host`); numpy's above (1.15x
+    faster than torch's at n = 100 in float64).
+    """
+    if not X.is_cpu:
+        return (X @ X.T).to(torch.float64)
+    if X.shape[0] > _TORCH_GRAM_ROWS:
+        x = X.numpy()
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf inputs are the NaN policy's to report
+            G = x @ x.T
+    else:
+        G = np.empty((X.shape[0], X.shape[0]), dtype=np.float64 if X.dtype == torch.float64 else np.float32)
+        torch.mm(X, X.T, out=torch.from_numpy(G))
+    return G.astype(np.float64, copy=False)
 
 
 def checked_gram(X: torch.Tensor, rule: str) -> tuple[Array, float]:
@@ -356,16 +381,26 @@ def symmetrised(G: Array) -> Array:
     return (G + G.T) / 2
 
 
-def weighted_sum(weights: torch.Tensor | np.ndarray | float, X: torch.Tensor) -> torch.Tensor:
-    """``sum_i w_i x_i`` over the rows of X as one BLAS matrix-vector product (:func:`matmul`); a float
-    ``weights`` is the same weight for every row (``1 / n`` gives the mean), numpy weights serve a CPU X.
+Weights: TypeAlias = torch.Tensor | np.ndarray | float
+
+
+@overload
+def weighted_sum(weights: Weights, X: np.ndarray) -> np.ndarray: ...
+@overload
+def weighted_sum(weights: Weights, X: torch.Tensor) -> torch.Tensor: ...
+def weighted_sum(weights: Weights, X: Array) -> Array:
+    """``sum_i w_i x_i`` over the rows of X (numpy array or tensor) as one BLAS matrix-vector product, of
+    X's kind; a float ``weights`` is the same weight for every row (``1 / n`` gives the mean), numpy
+    weights serve a CPU X.
 
     The product reads X once; on one CPU thread it is 1.3-2x faster than a column sum (numpy's or
     torch's) at n = 20-100 rows of d = 1e4, and 1.3-1.5x at n = 100 of d = 1e6 (docs/aggregation.md,
     Speed). On the CPU it runs in numpy (:func:`weighted_sum_and_product`), without a dispatched
     torch call.
     """
-    if X.device.type == "cpu":
+    if isinstance(X, np.ndarray):
+        return weighted_sum_and_product(weights, X, product=False)[0]
+    if X.is_cpu:
         return torch.from_numpy(weighted_sum_and_product(weights, X.numpy(), product=False)[0])
     if isinstance(weights, float):
         return torch.full((X.shape[0],), weights, dtype=X.dtype, device=X.device) @ X
@@ -411,7 +446,7 @@ def weighted_sum_and_product(weights: Array | float, X: Array, product: bool = T
 def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """``A @ B``; on CPU through numpy's BLAS, which runs the short-and-wide products of these rules
     (Gram matrices of n << d vectors, n x n mixing matrices) up to several times faster than torch's."""
-    if A.device.type == "cpu" and B.device.type == "cpu" and A.dtype == B.dtype:
+    if A.is_cpu and B.is_cpu and A.dtype == B.dtype:
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf inputs are the NaN policy's to report
             return torch.from_numpy(np.asarray(A.numpy() @ B.numpy()))
     return A @ B

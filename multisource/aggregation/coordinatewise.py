@@ -30,7 +30,7 @@ def mean(vectors: Vectors) -> Vectors:
     if x is not None:  # a numpy input in numpy alone (arrays.float_array)
         return _numpy_mean(x)
     X, restore = as_matrix(vectors)
-    if X.device.type == "cpu" and X.shape[1] >= _NUMPY_GEMV_COLUMNS:
+    if X.is_cpu and X.shape[1] >= _NUMPY_GEMV_COLUMNS:
         return restore(torch.from_numpy(_numpy_mean(X.numpy())))
     result = torch.mv(X.T, uniform_weights(X.shape[0], X.dtype, X.device))
     reject_if_sum_nonfinite(float(torch.dot(result, result)), X, "mean")
@@ -103,7 +103,7 @@ def sorted_columns(X: torch.Tensor, rule: str) -> torch.Tensor:
     along the strided axis 0. Larger ones are sorted along axis 0: their transposing copy writes
     across every page at once, which cost more than the sort saves at d = 1e6.
     """
-    if X.device.type == "cpu":
+    if X.is_cpu:
         x = X.numpy()
         if x.size <= _FORTRAN_SORT_ENTRIES:
             s = np.array(x, order="F")  # always a copy: the sort runs in place
@@ -134,7 +134,7 @@ def mean_around_median(S: torch.Tensor, k: int) -> torch.Tensor:
     n = S.shape[0]
     if k == n:
         return weighted_sum(1.0 / n, S)
-    if S.device.type == "cpu":
+    if S.is_cpu:
         # Row by row, on C order: the rows of the Fortran-ordered sorted_columns are strided.
         return torch.from_numpy(_window_mean(np.ascontiguousarray(S.numpy()), k))
     twice_median = S[(n - 1) // 2] + S[n // 2]

@@ -11,7 +11,16 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
-from multisource.aggregation.arrays import Array, Restore, Vectors, as_matrix, checked_gram, float64_gram, matmul
+from multisource.aggregation.arrays import (
+    Array,
+    Restore,
+    Vectors,
+    as_matrix,
+    checked_gram,
+    float64_gram,
+    host,
+    matmul,
+)
 from multisource.aggregation.registry import MAJORITY, NBadCondition
 
 Distances: TypeAlias = Array
@@ -25,10 +34,10 @@ Gram: TypeAlias = Callable[[torch.Tensor], tuple[Array, float]]
 def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
     """The (n, m) matrix ``||x_i - y_j||^2 = |x_i|^2 + |y_j|^2 - 2 x_i . y_j`` in float64, clamped at 0.
 
-    One GEMM ``X Y^T`` (:func:`matmul`; :func:`gram` for ``X X^T``) in the input dtype (float64 inputs
-    accumulate in float64) instead of a loop over pairs; the norms and the cancelling sum are formed in
-    float64. With ``Y = None`` the norms are the Gram diagonal, so ``D_ii = 0`` exactly and ``D`` is
-    exactly symmetric.
+    One GEMM ``X Y^T`` (:func:`matmul`; :func:`~multisource.aggregation.arrays.float64_gram` for
+    ``X X^T``) in the input dtype (float64 inputs accumulate in float64) instead of a loop over pairs;
+    the norms and the cancelling sum are formed in float64. With ``Y = None`` the norms are the Gram
+    diagonal, so ``D_ii = 0`` exactly and ``D`` is exactly symmetric.
 
     Parameters
     ----------
@@ -48,7 +57,9 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
         D = distance_matrix(X)
         return torch.from_numpy(D) if isinstance(D, np.ndarray) else D
     D, S = _by_identity(X, Y)
-    if lost_to_rounding(D, S, X, 1):  # as in stable_gram, both moved to the row of X nearest to Y overall
+    if lost_to_rounding(
+        D, S, rounding_noise(X), 1
+    ):  # as in stable_gram, both moved to the row of X nearest to Y overall
         c = X[int(D.sum(1).argmin())]
         D = _by_identity(X - c, Y - c)[0]
     return D
@@ -83,17 +94,19 @@ def _traced_gram(X: torch.Tensor) -> tuple[Array, float]:
 
 def checked_distances(
     vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
-) -> tuple[torch.Tensor, Restore, int, Distances]:
+) -> tuple[Array, Restore, int, Distances]:
     """Validated inputs (shape, condition on n_bad, then the NaN and overflow policy of
-    :func:`~multisource.aggregation.arrays.checked_gram`) and their squared-distance matrix (numpy for
-    inputs on the CPU, as :func:`distance_matrix`), for every rule built on all pairwise distances.
+    :func:`~multisource.aggregation.arrays.checked_gram`) and their squared-distance matrix, for every
+    rule built on all pairwise distances; on the CPU both in numpy (the inputs as
+    :func:`~multisource.aggregation.arrays.host` gives them), as :func:`distance_matrix`.
 
     Past the policy the squared norms sum to at most ``SQUARES_LIMIT``, so every distance is finite
     and is formed without numpy's error-state context (5 us after the GEMM at n = 20).
     """
     X, restore = as_matrix(vectors)
     n_bad = condition.check(rule, X.shape[0], n_bad)
-    return X, restore, n_bad, stable_gram(X, rule)[1]
+    V = host(X)
+    return V, restore, n_bad, stable_gram(X, rule)[1]
 
 
 def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
@@ -113,25 +126,29 @@ def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
     return _stable(X, lambda Y: checked_gram(Y, rule))
 
 
-def moved_gram(X: torch.Tensor, G: Array, trace: float, rule: str) -> Array | None:
-    """The Gram matrix of X moved to its medoid when rounding swamps the distances of G, ``X X^T``
-    of trace ``trace`` (:func:`~multisource.aggregation.arrays.checked_gram`), else None
-    (:func:`stable_gram`): for a rule that also needs G itself (norms, from the origin)."""
-    return _moved(X, G, _unclamped(G), trace, lambda Y: checked_gram(Y, rule))
+def gram_and_moved(X: torch.Tensor, rule: str) -> tuple[Array, Array | None]:
+    """The float64 Gram matrix ``X X^T`` after the NaN and overflow policy
+    (:func:`~multisource.aggregation.arrays.checked_gram`), and that of X moved to its medoid when
+    rounding swamps its distances (:func:`stable_gram`), else None: for a rule that also needs
+    ``X X^T`` itself (norms, from the origin)."""
+    noise = rounding_noise(X)  # before the GEMM, as every torch call (:func:`~multisource.aggregation.arrays.host`)
+    G, trace = checked_gram(X, rule)
+    return G, _moved(X, G, _unclamped(G), noise, trace, lambda Y: checked_gram(Y, rule))
 
 
 def _stable(X: torch.Tensor, gram: Gram) -> tuple[Array, Distances]:
     """:func:`stable_gram` with the product ``gram`` (checked or not)."""
+    noise = rounding_noise(X)  # before the GEMM, as every torch call (:func:`~multisource.aggregation.arrays.host`)
     G, trace = gram(X)
     D = _unclamped(G)
-    moved = _moved(X, G, D, trace, gram)
+    moved = _moved(X, G, D, noise, trace, gram)
     return (G, D) if moved is None else (moved, _from_gram(moved))
 
 
-def _moved(X: torch.Tensor, G: Array, D: Distances, trace: float, gram: Gram) -> Array | None:
+def _moved(X: torch.Tensor, G: Array, D: Distances, noise: float, trace: float, gram: Gram) -> Array | None:
     """``gram`` of X moved to its medoid (least summed distance in D, clamped here) when
-    :func:`_clamp_and_check` says rounding swamps D; else None."""
-    if not _clamp_and_check(D, G, _noisy_below(X.dtype, X.shape[1]) * trace, X):
+    :func:`_clamp_and_check` says rounding swamps D (``noise`` and ``trace`` as there); else None."""
+    if not _clamp_and_check(D, G, noise, trace):
         return None
     return gram(X - X[int(D.sum(1).argmin())])[0]
 
@@ -145,11 +162,11 @@ def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:
     the distances of a majority (:func:`lost_to_rounding`, as in :func:`stable_gram`): then the
     differences are taken.
     """
-    if X.device.type == "cpu" and X.dtype == torch.float64:
+    if X.is_cpu and X.dtype == torch.float64:
         x = X.numpy()
         return torch.from_numpy(cdist(x, x[i : i + 1], "sqeuclidean")[:, 0])
     dist, scale = _by_identity(X, X[i : i + 1])
-    if lost_to_rounding(dist, scale, X, X.shape[0] // 2 + 1):  # as in stable_gram: take the differences
+    if lost_to_rounding(dist, scale, rounding_noise(X), X.shape[0] // 2 + 1):  # as in stable_gram: differences
         return torch.linalg.vector_norm(X - X[i], dim=1).to(torch.float64) ** 2
     return dist[:, 0]
 
@@ -198,10 +215,10 @@ def _noisy_below(dtype: torch.dtype, d: int) -> float:
 _UNIT_ROUNDOFF = {torch.float32: 2.0**-24, torch.float64: 2.0**-53}
 
 
-def _clamp_and_check(D: Distances, G: Array, noisy_trace: float, X: torch.Tensor) -> bool:
+def _clamp_and_check(D: Distances, G: Array, noise: float, trace: float) -> bool:
     """Clamp the distances D (:func:`_unclamped` from G) at 0, and say whether rounding may swamp
-    those among a majority of the rows of X (:func:`stable_gram`); ``noisy_trace`` is ``r trace(G)``
-    for r of :func:`_noisy_below`.
+    those among a majority of the rows of X (:func:`stable_gram`); ``noise`` is the
+    :func:`rounding_noise` r of X, ``trace`` that of G.
 
     Swamped: at least ``h (h - 1)`` ordered pairs, ``h = n // 2 + 1`` the smallest majority, are
     :func:`lost_to_rounding`. Every majority has that many pairs, and duplicated inputs of a minority
@@ -211,7 +228,7 @@ def _clamp_and_check(D: Distances, G: Array, noisy_trace: float, X: torch.Tensor
     one more than the clamp they spare, at 5 us each after a GEMM).
     """
     n = D.shape[0]
-    near = _count_at_most(D, 2.0 * noisy_trace)
+    near = _count_at_most(D, 2.0 * noise * trace)
     if near <= n:
         return False
     _clamped(D)
@@ -220,7 +237,7 @@ def _clamp_and_check(D: Distances, G: Array, noisy_trace: float, X: torch.Tensor
     if near < enough:
         return False
     sq = G.diagonal()
-    return lost_to_rounding(D, sq[:, None] + sq[None, :], X, enough)
+    return lost_to_rounding(D, sq[:, None] + sq[None, :], noise, enough)
 
 
 def _count_at_most(values: Array, bound: Array | float) -> int:
@@ -229,7 +246,13 @@ def _count_at_most(values: Array, bound: Array | float) -> int:
     return int(np.count_nonzero(below)) if isinstance(below, np.ndarray) else int(below.sum())
 
 
-def lost_to_rounding(dist: Array, scale: Array | float, X: torch.Tensor, enough: int) -> bool:
+def rounding_noise(X: torch.Tensor) -> float:
+    """The :func:`_noisy_below` ratio r of X's dtype and dimension: ``D_ij <= r (|x_i|^2 + |x_j|^2)``
+    may be off by more than 1e-3 of itself."""
+    return _noisy_below(X.dtype, X.shape[1])
+
+
+def lost_to_rounding(dist: Array, scale: Array | float, noise: float, enough: int) -> bool:
     """Whether at least ``enough`` squared distances ``dist``, each formed as ``scale - 2 x . y`` from
-    rows of X, may be off by more than 1e-3 of themselves (:func:`_noisy_below`)."""
-    return _count_at_most(dist, _noisy_below(X.dtype, X.shape[1]) * scale) >= enough
+    rows of an X of :func:`rounding_noise` ``noise``, may be off by more than 1e-3 of themselves."""
+    return _count_at_most(dist, noise * scale) >= enough

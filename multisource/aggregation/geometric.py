@@ -13,14 +13,14 @@ from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
     check_like,
-    checked_gram,
+    host,
     overflow_fallback,
     row_norms_squared,
     symmetrised,
     weighted_sum,
     weighted_sum_and_product,
 )
-from multisource.aggregation.distances import lost_to_rounding, moved_gram
+from multisource.aggregation.distances import gram_and_moved, lost_to_rounding, rounding_noise
 from multisource.aggregation.registry import AGGREGATORS, register
 from multisource.utils.validation import check_int, check_real
 
@@ -33,7 +33,7 @@ def _distances_to(X: torch.Tensor, sq: torch.Tensor, z: torch.Tensor) -> torch.T
     inputs: :func:`~multisource.aggregation.distances.stable_gram`)."""
     scale = sq + float(torch.linalg.vector_norm(z.to(torch.float64)) ** 2)
     dist = scale - 2.0 * (X @ z).to(torch.float64)
-    if lost_to_rounding(dist, scale, X, X.shape[0] // 2 + 1):
+    if lost_to_rounding(dist, scale, rounding_noise(X), X.shape[0] // 2 + 1):
         return torch.linalg.vector_norm(X - z, dim=1).to(torch.float64)
     return dist.clamp_min_(0.0).sqrt_()
 
@@ -64,7 +64,7 @@ class _VectorCentre:
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
         self.origin, self.rule = X, rule
-        self.X: Array = X.numpy() if X.device.type == "cpu" else X
+        self.X: Array = host(X)
         self.sq = self._norms(self.X)
         self.z: Array | None = None
         self.previous: Array | None = None
@@ -87,7 +87,7 @@ class _VectorCentre:
         assert self.Xz is not None, "no step follows the last one"
         scale = self.sq + self.sq_z
         dist = scale - 2.0 * self.Xz
-        if self.offset is None and lost_to_rounding(dist, scale, self.origin, len(dist) // 2 + 1):
+        if self.offset is None and lost_to_rounding(dist, scale, rounding_noise(self.origin), len(dist) // 2 + 1):
             self._move_to_z()
             dist = self.sq
         return dist.clip(min=0.0) ** 0.5
@@ -113,11 +113,10 @@ class _VectorCentre:
         norm_sq = self.sq_z if self.offset is None else _squared_norm(self.z + self.offset)
         return math.sqrt(step_sq), math.sqrt(norm_sq)
 
-    def vector(self) -> torch.Tensor:
+    def vector(self) -> Array:
         if self.z is None:
             return torch.zeros_like(self.origin[0])
-        z = self.z if self.offset is None else self.z + self.offset
-        return torch.from_numpy(z) if isinstance(z, np.ndarray) else z
+        return self.z if self.offset is None else self.z + self.offset
 
 
 class _GramCentre:
@@ -127,13 +126,13 @@ class _GramCentre:
 
     The distances and steps between weighted means (weights summing to 1) do not depend on the
     origin: they read the Gram matrix of X moved to its medoid when rounding swamps those of G
-    (:func:`~multisource.aggregation.distances.moved_gram`); ``|z|`` and the distances from the
+    (:func:`~multisource.aggregation.distances.gram_and_moved`); ``|z|`` and the distances from the
     start ``z = 0`` (``init="zeros"``, then ``a`` is None) read G itself."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
-        G, trace = checked_gram(X, rule)
-        moved = moved_gram(X, G, trace, rule)
-        self.X, self.G_origin = X, symmetrised(G)
+        self.X = host(X)
+        G, moved = gram_and_moved(X, rule)
+        self.G_origin = symmetrised(G)
         self.G = self.G_origin if moved is None else symmetrised(moved)
         n = X.shape[0]
         self.a: Array | None = None
@@ -157,7 +156,7 @@ class _GramCentre:
         norm = quadratic(self.G_origin, self.a)
         return (norm if self.previous is None else quadratic(self.G, self.a - self.previous)), norm
 
-    def vector(self) -> torch.Tensor:
+    def vector(self) -> Array:
         assert self.a is not None, "no step taken yet"
         return weighted_sum(self.a, self.X)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from multisource.aggregation.arrays import Vectors, as_matrix, overflow_fallback, row_copy, to_numpy
+from multisource.aggregation.arrays import Vectors, as_matrix, as_tensor, overflow_fallback, row_copy, to_numpy
 from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
 from multisource.aggregation.distances import Distances, checked_distances, squared_distances_to
 from multisource.aggregation.registry import (
@@ -79,7 +79,8 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
     lowest index). Aggregation: per coordinate, the mean of the ``beta = theta - 2 n_bad`` selected
     values closest to their median. Needs n >= 4 n_bad + 3. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = checked_distances(vectors, "bulyan", n_bad, BULYAN)
+    V, restore, n_bad, D = checked_distances(vectors, "bulyan", n_bad, BULYAN)
+    X = as_tensor(V)
     n = X.shape[0]
     theta = n - 2 * n_bad
     left = list(range(n))
@@ -88,7 +89,7 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
         r = len(left)
         scores = krum_scores(D[left][:, left], min(max(r - n_bad - 2, 1), r - 1))
         selected.append(left.pop(int(scores.argmin())))
-    S = sorted_columns(X[torch.tensor(sorted(selected), device=X.device)], "bulyan")
+    S = sorted_columns(as_tensor(X)[sorted(selected)], "bulyan")
     return restore(mean_around_median(S, theta - 2 * n_bad))
 
 

@@ -12,6 +12,8 @@ from multisource.aggregation.arrays import (
     Vectors,
     aliases_writeable_input,
     as_matrix,
+    as_tensor,
+    host,
     matmul,
     numpy_row_norms_squared,
     own_float_array,
@@ -45,7 +47,8 @@ def nnm(vectors: Vectors, *, n_bad: int) -> Vectors:
     Each input is replaced by the mean of its ``n - n_bad`` nearest inputs (itself included); ties
     in distance go to the lowest index. Needs n > n_bad. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = checked_distances(vectors, "nnm", n_bad, FEWER_THAN_N)
+    V, restore, n_bad, D = checked_distances(vectors, "nnm", n_bad, FEWER_THAN_N)
+    X = as_tensor(V)
     n, k = X.shape[0], X.shape[0] - n_bad
     nearest = np.argsort(to_numpy(D), axis=1, kind="stable")[:, :k]
     W = _averaging(nearest.ravel(), np.repeat(np.arange(n), k), n, X)
@@ -102,10 +105,10 @@ def _clip_to(vectors: Vectors, X: torch.Tensor, norms: torch.Tensor, threshold: 
     """
     if not copy and aliases_writeable_input(vectors, X):
         # numpy's per-row call costs a third of torch's
-        _scale_rows(X.numpy() if X.device.type == "cpu" else X, norms.cpu().numpy(), threshold)
+        _scale_rows(host(X), norms.cpu().numpy(), threshold)
         return X
     factor = torch.where(norms > threshold, threshold / torch.where(norms > 0, norms, 1.0), 1.0).to(X.dtype)
-    if X.device.type == "cpu":  # numpy writes a fresh (n, d) array several times faster than torch
+    if X.is_cpu:  # numpy writes a fresh (n, d) array several times faster than torch
         return torch.from_numpy(X.numpy() * factor.numpy()[:, None])
     return X * factor[:, None]
 

@@ -11,24 +11,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from scipy.linalg import lapack
 
-from multisource.aggregation.arrays import Restore, Vectors, as_matrix, symmetrised, to_numpy, weighted_sum
+from multisource.aggregation.arrays import Array, Restore, Vectors, as_matrix, host, symmetrised, to_numpy, weighted_sum
 from multisource.aggregation.distances import stable_gram
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
 from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
 
 
-def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[torch.Tensor, Restore, int, np.ndarray]:
+def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[Array, Restore, int, np.ndarray]:
     """Validated inputs (shape, honest majority, then the NaN and overflow policy of
     :func:`~multisource.aggregation.arrays.checked_gram`) and their symmetrised float64 Gram matrix,
     free of cancellation (:func:`~multisource.aggregation.distances.stable_gram`: both rules read
     covariances, which do not depend on the origin), in numpy on the host: both rules' searches
-    work on n x n matrices, where numpy's calls cost a third of torch's."""
+    work on n x n matrices, where numpy's calls cost a third of torch's. The inputs come as
+    :func:`~multisource.aggregation.arrays.host` gives them."""
     X, restore = as_matrix(vectors)
     n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
-    return X, restore, n_bad, to_numpy(symmetrised(stable_gram(X, rule)[0]))
+    V = host(X)
+    return V, restore, n_bad, to_numpy(symmetrised(stable_gram(X, rule)[0]))
 
 
 @register(

@@ -10,9 +10,8 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import torch
 
-from multisource.aggregation.arrays import weighted_sum
+from multisource.aggregation.arrays import Array, weighted_sum
 
 MAX_SUBSETS = 1_000_000
 """Default bound on C(n, n_bad), the number of subsets MDA and SMEA search (``docs/aggregation.md``)."""
@@ -60,12 +59,13 @@ def best_kept_set(n: int, n_bad: int, chunk: int, score: Callable[[np.ndarray], 
     return kept[order[0]]
 
 
-def mean_of(X: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-    """Mean of the rows of X at the indices ``rows``, as one vector-matrix product (:func:`weighted_sum`).
+def mean_of(X: Array, rows: np.ndarray) -> Array:
+    """Mean of the rows of X (numpy array or tensor) at the indices ``rows``, of X's kind, as one
+    vector-matrix product (:func:`weighted_sum`).
 
-    The weights are made in numpy, in X's dtype: right after a GEMM each torch call costs several
-    microseconds (Multi-Krum at n = 20, d = 1e4; docs/aggregation.md, Speed).
+    The weights are made in numpy (in a numpy X's dtype): right after a GEMM each torch call costs
+    several microseconds (Multi-Krum at n = 20, d = 1e4; docs/aggregation.md, Speed).
     """
-    w = np.zeros(X.shape[0], dtype=np.float64 if X.dtype == torch.float64 else np.float32)
+    w = np.zeros(X.shape[0], dtype=X.dtype if isinstance(X, np.ndarray) else np.float64)
     w[rows] = 1.0 / len(rows)
     return weighted_sum(w, X)

@@ -88,12 +88,12 @@ def test_squared_distances_of_offset_float32_inputs_match_their_float64_differen
 
 
 def test_the_move_is_decided_by_a_majority_within_rounding_not_by_duplicated_minorities():
-    from multisource.aggregation.distances import _clamp_and_check, _noisy_below, _unclamped
+    from multisource.aggregation.distances import _clamp_and_check, _unclamped, rounding_noise
 
     def moves(V):
         X = torch.from_numpy(V)
         G = V.astype(np.float64) @ V.T.astype(np.float64) if V.dtype == np.float64 else (X @ X.T).double().numpy()
-        return _clamp_and_check(_unclamped(G), G, _noisy_below(X.dtype, X.shape[1]) * float(G.trace()), X)
+        return _clamp_and_check(_unclamped(G), G, rounding_noise(X), float(G.trace()))
 
     rng = np.random.default_rng(3)
     plain = rng.normal(size=(11, 300)).astype(np.float32)

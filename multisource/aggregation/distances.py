@@ -95,18 +95,33 @@ def _traced_gram(X: torch.Tensor) -> tuple[Array, float]:
 def checked_distances(
     vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
 ) -> tuple[Array, Restore, int, Distances]:
-    """Validated inputs (shape, condition on n_bad, then the NaN and overflow policy of
-    :func:`~multisource.aggregation.arrays.checked_gram`) and their squared-distance matrix, for every
-    rule built on all pairwise distances; on the CPU both in numpy (the inputs as
-    :func:`~multisource.aggregation.arrays.host` gives them), as :func:`distance_matrix`.
+    """:func:`checked_inputs`, then :func:`host_distances`: for a rule with no option of its own to check."""
+    X, restore, n_bad = checked_inputs(vectors, rule, n_bad, condition)
+    V, D = host_distances(X, rule)
+    return V, restore, n_bad, D
+
+
+def checked_inputs(
+    vectors: Vectors, rule: str, n_bad: int, condition: NBadCondition = MAJORITY
+) -> tuple[torch.Tensor, Restore, int]:
+    """The inputs of a rule built on all pairwise distances as a tensor
+    (:func:`~multisource.aggregation.arrays.as_matrix`), their restore map and n_bad, checked against
+    ``condition``: the rule checks its own options next, before :func:`host_distances` does any work."""
+    X, restore = as_matrix(vectors)
+    return X, restore, condition.check(rule, X.shape[0], n_bad)
+
+
+def host_distances(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
+    """X as :func:`~multisource.aggregation.arrays.host` gives it and its squared-distance matrix
+    (:func:`stable_gram`, after the NaN and overflow policy of
+    :func:`~multisource.aggregation.arrays.checked_gram`); on the CPU both in numpy, as
+    :func:`distance_matrix`.
 
     Past the policy the squared norms sum to at most ``SQUARES_LIMIT``, so every distance is finite
     and is formed without numpy's error-state context (5 us after the GEMM at n = 20).
     """
-    X, restore = as_matrix(vectors)
-    n_bad = condition.check(rule, X.shape[0], n_bad)
-    V = host(X)
-    return V, restore, n_bad, stable_gram(X, rule)[1]
+    V = host(X)  # before the GEMM, as every torch call
+    return V, stable_gram(X, rule)[1]
 
 
 def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:

@@ -11,7 +11,13 @@ import torch
 
 from multisource.aggregation.arrays import Vectors, as_matrix, as_tensor, overflow_fallback, row_copy, to_numpy
 from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
-from multisource.aggregation.distances import Distances, checked_distances, squared_distances_to
+from multisource.aggregation.distances import (
+    Distances,
+    checked_distances,
+    checked_inputs,
+    host_distances,
+    squared_distances_to,
+)
 from multisource.aggregation.registry import (
     AGGREGATORS,
     BULYAN,
@@ -63,11 +69,12 @@ def multi_krum(vectors: Vectors, *, n_bad: int, m: int | None = None) -> Vectors
     to the lowest index. Needs n > 2 n_bad + 2. ByzFL's ``MultiKrum(f)`` (``n - f - 1`` neighbours,
     ``m = n - f``) is ours with ``n_bad = f - 1, m = n - f``. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = checked_distances(vectors, "multi_krum", n_bad, KRUM)
+    X, restore, n_bad = checked_inputs(vectors, "multi_krum", n_bad, KRUM)
     n = X.shape[0]
     m = n - n_bad if m is None else check_int("m", m, minimum=1, maximum=n)
+    V, D = host_distances(X, "multi_krum")
     order = np.argsort(to_numpy(krum_scores(D, n - n_bad - 2)), kind="stable")
-    return restore(mean_of(X, order[:m]))
+    return restore(mean_of(V, order[:m]))
 
 
 @register(AGGREGATORS, "bulyan", condition=BULYAN, paper="El Mhamdi, Guerraoui, Rouault, ICML 2018 (Algorithm 1)")
@@ -134,11 +141,12 @@ def mda(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vect
     subset keeps, always among the ``n_bad (n - n_bad) + C(n_bad, 2) + 1`` largest. Ties go to the
     lexicographically first subset (as ByzFL). Needs n > 2 n_bad. NaN/inf: rejected.
     """
-    X, restore, n_bad, D = checked_distances(vectors, "mda", n_bad)
+    X, restore, n_bad = checked_inputs(vectors, "mda", n_bad)
     n = X.shape[0]
     check_subset_budget("mda", n, n_bad, max_subsets)
+    V, D = host_distances(X, "mda")
     if n - n_bad == 1:
-        return restore(row_copy(X, 0))
+        return restore(row_copy(V, 0))
     i, j = np.triu_indices(n, 1)
     dist = to_numpy(D)[i, j]
     top = np.argsort(-dist, kind="stable")[: n_bad * (n - n_bad) + n_bad * (n_bad - 1) // 2 + 1]
@@ -149,4 +157,4 @@ def mda(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vect
         return diameters[first_kept_pair]
 
     kept = best_kept_set(n, n_bad, max(1, 4_000_000 // len(top)), diameter)
-    return restore(mean_of(X, np.flatnonzero(kept)))
+    return restore(mean_of(V, np.flatnonzero(kept)))

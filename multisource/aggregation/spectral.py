@@ -13,21 +13,25 @@ import math
 import numpy as np
 from scipy.linalg import lapack
 
-from multisource.aggregation.arrays import Array, Restore, Vectors, as_matrix, host, symmetrised, to_numpy, weighted_sum
-from multisource.aggregation.distances import stable_gram
+from multisource.aggregation.arrays import Array, Restore, Vectors, host, symmetrised, to_numpy, weighted_sum
+from multisource.aggregation.distances import checked_inputs, stable_gram
 from multisource.aggregation.registry import AGGREGATORS, MAJORITY, check_subset_budget, register
 from multisource.aggregation.subsets import MAX_SUBSETS, best_kept_set, mean_of
 
 
-def _gram(vectors: Vectors, rule: str, n_bad: int) -> tuple[Array, Restore, int, np.ndarray]:
-    """Validated inputs (shape, honest majority, then the NaN and overflow policy of
-    :func:`~multisource.aggregation.arrays.checked_gram`) and their symmetrised float64 Gram matrix,
+def _gram(
+    vectors: Vectors, rule: str, n_bad: int, max_subsets: int | None = None
+) -> tuple[Array, Restore, int, np.ndarray]:
+    """Validated inputs (shape, honest majority, the subset budget when ``max_subsets`` is given, then
+    the NaN and overflow policy of :func:`~multisource.aggregation.arrays.checked_gram`) and their
+    symmetrised float64 Gram matrix,
     free of cancellation (:func:`~multisource.aggregation.distances.stable_gram`: both rules read
     covariances, which do not depend on the origin), in numpy on the host: both rules' searches
     work on n x n matrices, where numpy's calls cost a third of torch's. The inputs come as
     :func:`~multisource.aggregation.arrays.host` gives them."""
-    X, restore = as_matrix(vectors)
-    n_bad = MAJORITY.check(rule, X.shape[0], n_bad)
+    X, restore, n_bad = checked_inputs(vectors, rule, n_bad)
+    if max_subsets is not None:
+        check_subset_budget(rule, X.shape[0], n_bad, max_subsets)
     V = host(X)
     return V, restore, n_bad, to_numpy(symmetrised(stable_gram(X, rule)[0]))
 
@@ -50,9 +54,8 @@ def smea(vectors: Vectors, *, n_bad: int, max_subsets: int = MAX_SUBSETS) -> Vec
     that of the centred Gram block ``(1/k) H G_SS H``, computed by a batched ``eigvalsh``. Ties go to
     the lexicographically first subset. Needs n > 2 n_bad. NaN/inf: rejected.
     """
-    X, restore, n_bad, G = _gram(vectors, "smea", n_bad)
+    X, restore, n_bad, G = _gram(vectors, "smea", n_bad, max_subsets)
     n = X.shape[0]
-    check_subset_budget("smea", n, n_bad, max_subsets)
     k = n - n_bad
 
     def top_eigenvalue(removed: np.ndarray) -> np.ndarray:

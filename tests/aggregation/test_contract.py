@@ -97,6 +97,21 @@ def test_exhaustive_subset_searches_refuse_more_subsets_than_their_bound(rule):
         rule(X, n_bad=5, max_subsets=100_000)
 
 
+@pytest.mark.parametrize(
+    ("rule", "options", "message"),
+    [
+        (agg.multi_krum, {"n_bad": 1, "m": 0}, r"m must be >= 1, got 0"),
+        (agg.multi_krum, {"n_bad": 1, "m": 31}, r"m must be <= 30, got 31"),
+        (agg.mda, {"n_bad": 5, "max_subsets": 100_000}, r"more than max_subsets = 100000"),
+        (agg.smea, {"n_bad": 5, "max_subsets": 100_000}, r"more than max_subsets = 100000"),
+    ],
+)
+def test_a_rules_own_options_fail_before_any_work(rule, options, message):
+    X = np.full((30, 3), np.nan)  # the options are checked before the distances and their NaN policy
+    with pytest.raises(ValueError, match=message):
+        rule(X, **options)
+
+
 @pytest.mark.parametrize(("registry", "name"), ALL_RULES)
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
 def test_nan_and_inf_inputs_are_rejected_with_the_rows_named(registry, name, bad_value):

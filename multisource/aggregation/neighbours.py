@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from multisource.aggregation.arrays import Vectors, as_matrix, as_tensor, overflow_fallback, row_copy, to_numpy
-from multisource.aggregation.coordinatewise import mean_around_median, sorted_columns
+from multisource.aggregation.coordinatewise import mean_around_median, sorted_column_statistic
 from multisource.aggregation.distances import (
     Distances,
     checked_distances,
@@ -96,8 +96,9 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
         r = len(left)
         scores = krum_scores(D[left][:, left], min(max(r - n_bad - 2, 1), r - 1))
         selected.append(left.pop(int(scores.argmin())))
-    S = sorted_columns(as_tensor(X)[sorted(selected)], "bulyan")
-    return restore(mean_around_median(S, theta - 2 * n_bad))
+    beta = theta - 2 * n_bad
+    chosen = X[sorted(selected)]
+    return restore(sorted_column_statistic(chosen, "bulyan", lambda S: mean_around_median(S, beta)))
 
 
 @register(

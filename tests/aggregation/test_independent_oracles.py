@@ -248,24 +248,57 @@ def test_geometric_median_beyond_the_gram_rows_agrees_with_byzfl(byzfl, honest_a
     np.testing.assert_allclose(z, byzfl[0].GeometricMedian()(X), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("rule", ["coordinate_median", "trimmed_mean", "meamed"])
-def test_the_two_column_sorts_give_the_same_coordinatewise_results(honest_and_outliers, monkeypatch, rule):
-    # Inputs up to 2^22 entries are sorted as a Fortran-ordered copy, larger ones along axis 0;
-    # forcing the second on a small input changes at most the last bit (the rows are summed in
-    # another order), and both equal numpy's own sort.
-    from multisource.aggregation import coordinatewise
+_COORDINATEWISE = {
+    "coordinate_median": lambda V: agg.coordinate_median(V),
+    "trimmed_mean": lambda V: agg.trimmed_mean(V, n_bad=5),
+    "meamed": lambda V: agg.meamed(V, n_bad=5),
+}
 
+
+def _small_column_blocks(monkeypatch, columns):
+    from multisource.aggregation import arrays
+
+    monkeypatch.setattr(arrays, "_BLOCK_BYTES", 0)
+    monkeypatch.setattr(arrays, "_MIN_BLOCK_COLUMNS", columns)
+
+
+@pytest.mark.parametrize("rule", sorted(_COORDINATEWISE))
+@pytest.mark.parametrize("columns", [1, 7, 300, 1000])  # one column a block, a ragged last block, one block
+def test_the_blocked_column_sort_equals_a_whole_sort_whatever_the_blocks(
+    honest_and_outliers, monkeypatch, rule, columns
+):
+    # The CPU sorts X one block of columns at a time (coordinatewise.sorted_column_statistic); the
+    # oracle sorts all of X at once and, for MeaMed, ranks each column's values by distance to its
+    # median (a stable sort: of two values equally far, the smaller comes first, as the rule's ties).
     X = honest_and_outliers(21, 5, d=300, seed=11)
-    call = {"coordinate_median": lambda V: agg.coordinate_median(V),
-            "trimmed_mean": lambda V: agg.trimmed_mean(V, n_bad=5),
-            "meamed": lambda V: agg.meamed(V, n_bad=5)}[rule]  # fmt: skip
-    fortran = call(X)
-    monkeypatch.setattr(coordinatewise, "_FORTRAN_SORT_ENTRIES", 0)
-    np.testing.assert_allclose(call(X), fortran, rtol=0, atol=1e-14 * np.abs(X).max())
+    _small_column_blocks(monkeypatch, columns)
     S = np.sort(X, axis=0)
-    expected = {"coordinate_median": S[10], "trimmed_mean": S[5:16].mean(axis=0)}.get(rule)
-    if expected is not None:
-        np.testing.assert_allclose(fortran, expected, rtol=0, atol=1e-12 * np.abs(X).max())
+    nearest = np.argsort(np.abs(S - S[10]), axis=0, kind="stable")[:16]
+    expected = {
+        "coordinate_median": S[10],
+        "trimmed_mean": S[5:16].mean(axis=0),
+        "meamed": np.take_along_axis(S, nearest, axis=0).mean(axis=0),
+    }[rule]
+    np.testing.assert_allclose(_COORDINATEWISE[rule](X), expected, rtol=0, atol=1e-12 * np.abs(X).max())
+
+
+@pytest.mark.parametrize("rule", sorted(_COORDINATEWISE))
+@pytest.mark.parametrize(
+    ("bad", "rows"),
+    [
+        ({(12, 299): np.nan}, "12"),  # in the ragged last block only
+        ({(3, 150): np.inf}, "3"),  # in a middle block only
+        ({(3, 0): np.inf, (8, 0): -np.inf, (12, 299): np.nan}, "3, 8, 12"),  # +inf and -inf in one column
+    ],
+)
+def test_a_non_finite_value_in_any_column_block_is_rejected_by_row(honest_and_outliers, monkeypatch, rule, bad, rows):
+    # Blocks of 7 columns; +inf and -inf meeting in a column sum to NaN without a floating-point warning.
+    X = honest_and_outliers(21, 5, d=300, seed=11)
+    _small_column_blocks(monkeypatch, 7)
+    for (i, j), value in bad.items():
+        X[i, j] = value
+    with pytest.raises(ValueError, match=rf"vectors rows \[{rows}\] contain NaN or infinite values"):
+        _COORDINATEWISE[rule](X)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

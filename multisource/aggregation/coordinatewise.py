@@ -155,6 +155,6 @@ def mean_around_median(S: Array, k: int) -> Array:
             start += S[s] + S[s + k] < twice_median
         first = start + n * np.arange(S.shape[1])  # where each column's window starts in the flat buffer
         return weighted_sum(1.0 / k, S.ravel(order="F")[first + np.arange(k)[:, None]])
-    start = (S[: n - k] + S[k:] < twice_median).sum(0)
-    window = start[None, :] + torch.arange(k, device=S.device)[:, None]
+    starts = (S[: n - k] + S[k:] < twice_median).sum(0)
+    window = starts[None, :] + torch.arange(k, device=S.device)[:, None]
     return weighted_sum(1.0 / k, torch.gather(S, 0, window))

@@ -261,23 +261,32 @@ def nonfinite_error(rule: str, rows: list[int]) -> ValueError:
 
 
 def row_norms_squared(X: torch.Tensor, rule: str) -> torch.Tensor:
-    """``|x_i|^2`` in float64, after the NaN and overflow policy (:func:`overflow_fallback`) at no extra pass.
+    """``|x_i|^2`` in float64, after the NaN, overflow and underflow policy (:func:`squares_fallback`)
+    at no extra pass.
 
     float64 rows on CPU go through numpy (no torch dispatch: about 1.7x faster than
     torch's norm kernel when the call alternates with numpy code, as in the benchmark); others
     through torch's norm, then squared in float64.
     """
+    return checked_rows(X, rule)[1]
+
+
+def checked_rows(X: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`row_norms_squared` and the X they were formed from: X itself, or X in float64 when its
+    float32 squares over- or underflowed (:func:`squares_fallback`), for a rule that goes on to form
+    products of X (centered clipping, the geometric median's steps)."""
     if X.is_cpu and X.dtype == torch.float64:
-        return torch.from_numpy(numpy_row_norms_squared(X.numpy(), rule))
+        return X, torch.from_numpy(numpy_row_norms_squared(X.numpy(), rule))
     sq = torch.linalg.vector_norm(X, dim=1).to(torch.float64) ** 2
-    if not float(sq.sum()) <= SQUARES_LIMIT:
-        return row_norms_squared(overflow_fallback(X, rule), rule)
-    return sq
+    total = float(sq.sum())
+    if not squares_floor(X) <= total <= SQUARES_LIMIT:
+        return checked_rows(squares_fallback(X, rule, total), rule)
+    return X, sq
 
 
 def numpy_row_norms_squared(x: np.ndarray, rule: str) -> np.ndarray:
     """:func:`row_norms_squared` of a numpy matrix, in numpy (in x's dtype, float64 after a float32
-    overflow), the NaN and overflow policy included.
+    overflow or underflow), the NaN, overflow and underflow policy included.
 
     The n row dot products as one stacked ``matmul`` of (1, d) by (d, 1): BLAS dot products, at the
     speed of a matrix-vector product and 1.1-2x faster than ``einsum`` at n = 20-100, d = 1e4.
@@ -285,8 +294,8 @@ def numpy_row_norms_squared(x: np.ndarray, rule: str) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf rows are the NaN policy's to report
         sq = np.matmul(x[:, None, :], x[:, :, None]).reshape(-1)
         total = float(sq.sum())
-    if not total <= SQUARES_LIMIT:
-        return numpy_row_norms_squared(overflow_fallback(torch.from_numpy(x), rule).numpy(), rule)
+    if not squares_floor(x) <= total <= SQUARES_LIMIT:
+        return numpy_row_norms_squared(squares_fallback(torch.from_numpy(x), rule, total).numpy(), rule)
     return sq
 
 
@@ -294,6 +303,28 @@ SQUARES_LIMIT = float(np.finfo(np.float64).max) / 4
 """The largest sum of squared norms ``sum_i |x_i|^2`` a rule that squares accepts: below it every
 Gram entry, squared distance ``|x_i|^2 + |x_j|^2 - 2 x_i . x_j <= 2 (|x_i|^2 + |x_j|^2)`` and
 Weiszfeld distance to a point of the inputs' hull is finite in float64."""
+
+
+# A float32 X whose squares sum below numel(X) times this has a mean square entry within 2^10 of
+# float32's smallest normal number, 2^-126: below it products lose digits, and below 2^-149 vanish.
+_FLOAT32_SQUARES_FLOOR = 2.0**-116
+
+
+def squares_floor(X: Array) -> float:
+    """The smallest sum of squares ``sum_ij x_ij^2`` of X (numpy or tensor) whose products keep their
+    digits: ``numel(X) 2^-116`` in float32, 0 in float64 (whose normal range reaches 2^-1022:
+    float64 entries under about 1e-146 are not handled)."""
+    return math.prod(X.shape) * _FLOAT32_SQUARES_FLOOR if X.dtype in (torch.float32, np.float32) else 0.0
+
+
+def squares_fallback(X: torch.Tensor, rule: str, total: float) -> torch.Tensor:
+    """X to form its squares (norms, a Gram matrix, distances) again from, once their sum ``total``
+    left ``[squares_floor(X), SQUARES_LIMIT]``: past the limit, or NaN (:func:`overflow_fallback`);
+    below the floor, float32 squares underflowed and X in float64 is returned (every float32 product
+    is a normal float64)."""
+    if not total <= SQUARES_LIMIT:
+        return overflow_fallback(X, rule)
+    return X.to(torch.float64)
 
 
 def overflow_fallback(X: torch.Tensor, rule: str) -> torch.Tensor:
@@ -365,13 +396,15 @@ def float64_gram(X: torch.Tensor) -> Array:
 
 
 def checked_gram(X: torch.Tensor, rule: str) -> tuple[Array, float]:
-    """:func:`float64_gram` after the NaN and overflow policy (:func:`overflow_fallback`), read from its
-    trace ``sum_i |x_i|^2``, returned with it: NaN/inf rows are rejected, a float32 product that
-    overflowed is formed again in float64, and a float64 X too large to square is an error."""
+    """:func:`float64_gram` after the NaN, overflow and underflow policy (:func:`squares_fallback`),
+    read from its trace ``sum_i |x_i|^2``, returned with it: NaN/inf rows are rejected, a float32
+    product that overflowed or underflowed is formed again in float64, and a float64 X too large to
+    square is an error."""
+    floor = squares_floor(X)  # before the GEMM, as every torch call (:func:`host`)
     G = float64_gram(X)
     trace = float(G.trace())
-    if not trace <= SQUARES_LIMIT:
-        G = float64_gram(overflow_fallback(X, rule))
+    if not floor <= trace <= SQUARES_LIMIT:
+        G = float64_gram(squares_fallback(X, rule, trace))
         trace = float(G.trace())
     return G, trace
 

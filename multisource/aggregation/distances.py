@@ -20,6 +20,7 @@ from multisource.aggregation.arrays import (
     float64_gram,
     host,
     matmul,
+    squares_floor,
 )
 from multisource.aggregation.registry import MAJORITY, NBadCondition
 
@@ -57,6 +58,8 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
         D = distance_matrix(X)
         return torch.from_numpy(D) if isinstance(D, np.ndarray) else D
     D, S = _by_identity(X, Y)
+    if float(S.sum()) < squares_floor(X):  # float32 squares underflowed: formed again in float64
+        return squared_distances(X.to(torch.float64), Y.to(torch.float64))
     if lost_to_rounding(
         D, S, rounding_noise(X), 1
     ):  # as in stable_gram, both moved to the row of X nearest to Y overall
@@ -181,6 +184,8 @@ def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:
         x = X.numpy()
         return torch.from_numpy(cdist(x, x[i : i + 1], "sqeuclidean")[:, 0])
     dist, scale = _by_identity(X, X[i : i + 1])
+    if float(scale.sum()) < squares_floor(X):  # float32 squares underflowed (NaN/inf: the caller's policy)
+        return squared_distances_to(X.to(torch.float64), i)
     if lost_to_rounding(dist, scale, rounding_noise(X), X.shape[0] // 2 + 1):  # as in stable_gram: differences
         return torch.linalg.vector_norm(X - X[i], dim=1).to(torch.float64) ** 2
     return dist[:, 0]

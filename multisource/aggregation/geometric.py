@@ -13,6 +13,7 @@ from multisource.aggregation.arrays import (
     Vectors,
     as_matrix,
     check_like,
+    checked_rows,
     host,
     overflow_fallback,
     row_norms_squared,
@@ -63,9 +64,10 @@ class _VectorCentre:
     origin, and ``offset`` keeps the move."""
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
+        X, sq = checked_rows(X, rule)  # X in float64 if its float32 squares over- or underflowed
         self.origin, self.rule = X, rule
         self.X: Array = host(X)
-        self.sq = self._norms(self.X)
+        self.sq: Array = sq.numpy() if isinstance(self.X, np.ndarray) else sq
         self.z: Array | None = None
         self.previous: Array | None = None
         self.Xz: Array | None = None
@@ -233,8 +235,9 @@ def centered_clipping(
     X, restore = as_matrix(vectors)
     tau = check_real("tau", tau, low=0.0, low_open=True)
     n_iter = check_int("n_iter", n_iter, minimum=1)
-    v = torch.zeros_like(X[0]) if center is None else check_like("center", center, X)
-    sq = row_norms_squared(X, "centered_clipping")
+    given = None if center is None else check_like("center", center, X)
+    X, sq = checked_rows(X, "centered_clipping")  # in float64 if its float32 squares over- or underflowed
+    v = torch.zeros_like(X[0]) if given is None else given.to(X.dtype)
     n = X.shape[0]
     for _ in range(n_iter):
         dist = _distances_to(X, sq, v)

@@ -79,3 +79,18 @@ def test_a_float64_input_too_large_to_square_is_a_clear_error_or_is_exact(regist
     # Rules that square nothing: exact up to a power of two, as on inputs in range.
     small = np.asarray(_call(registry, name, X * 2.0**-700)) * 2.0**700
     np.testing.assert_array_equal(got, small)
+
+
+@pytest.mark.parametrize(("registry", "name"), ALL_RULES)
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize("exponent", [-64, -80, -100])
+def test_float32_inputs_whose_squares_underflow_float32_are_aggregated_as_in_float64(registry, name, kind, exponent):
+    # Entries near 2^exponent square to about 2^(2 exponent): at -64 below float32's normal range
+    # (2^-126), at -80 and -100 below its smallest subnormal (2^-149), so norms and products vanish.
+    X32 = (_with_outlier(10.0, np.float32) * np.float32(2.0**exponent)).astype(np.float32)
+    wrap = torch.from_numpy if kind == "torch" else np.asarray
+    got = np.asarray(_call(registry, name, wrap(X32)))
+    expected = np.asarray(_call(registry, name, X32.astype(np.float64)))
+    assert got.dtype == np.float32
+    row_scale = np.abs(expected).max(axis=-1, keepdims=True)
+    assert (np.abs(got - expected) <= 1e-4 * row_scale).all(), f"{name}: {got} against {expected}"

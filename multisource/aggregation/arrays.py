@@ -314,7 +314,8 @@ def squares_floor(X: Array) -> float:
     """The smallest sum of squares ``sum_ij x_ij^2`` of X (numpy or tensor) whose products keep their
     digits: ``numel(X) 2^-116`` in float32, 0 in float64 (whose normal range reaches 2^-1022:
     float64 entries under about 1e-146 are not handled)."""
-    return math.prod(X.shape) * _FLOAT32_SQUARES_FLOOR if X.dtype in (torch.float32, np.float32) else 0.0
+    float32 = X.dtype == np.float32 if isinstance(X, np.ndarray) else X.dtype == torch.float32
+    return math.prod(X.shape) * _FLOAT32_SQUARES_FLOOR if float32 else 0.0
 
 
 def squares_fallback(X: torch.Tensor, rule: str, total: float) -> torch.Tensor:

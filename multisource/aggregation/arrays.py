@@ -443,8 +443,9 @@ def weighted_sum(weights: Weights, X: Array) -> Array:
 
 # Column blocks of about this many bytes stay in the 2 MiB L2 cache between two passes over them: the
 # two products of weighted_sum_and_product (fastest at 0.4-0.8 MB for n = 50 and 100, d = 1e4) and the
-# copy, sort and reduction of sorted_column_statistic (0.5 MB within 2 % of the fastest, 64 KB to
-# 0.5 MB, at n = 20-100 and d = 1e4, 1e6; docs/aggregation.md, Speed).
+# copy, sort and reduction of sorted_column_statistic (0.5 and 0.8 MB the fastest or within the noise
+# of it among 64 KB to 0.8 MB at n = 20-100, d = 1e4 and 1e6; blocks of 1.6-3.2 MB were 10-45 % slower
+# at d = 1e6).
 _BLOCK_BYTES = 800_000
 _MIN_BLOCK_COLUMNS = 256
 

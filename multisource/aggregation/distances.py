@@ -60,9 +60,8 @@ def squared_distances(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.T
     D, S = _by_identity(X, Y)
     if float(S.sum()) < squares_floor(X):  # float32 squares underflowed: formed again in float64
         return squared_distances(X.to(torch.float64), Y.to(torch.float64))
-    if lost_to_rounding(
-        D, S, rounding_noise(X), 1
-    ):  # as in stable_gram, both moved to the row of X nearest to Y overall
+    # As in stable_gram: both sets moved to the row of X nearest to Y overall.
+    if lost_to_rounding(D, S, rounding_noise(X), 1):
         c = X[int(D.sum(1).argmin())]
         D = _by_identity(X - c, Y - c)[0]
     return D
@@ -116,7 +115,7 @@ def checked_inputs(
 
 def host_distances(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
     """X as :func:`~multisource.aggregation.arrays.host` gives it and its squared-distance matrix
-    (:func:`stable_gram`, after the NaN and overflow policy of
+    (:func:`stable_gram`, after the NaN, overflow and underflow policy of
     :func:`~multisource.aggregation.arrays.checked_gram`); on the CPU both in numpy, as
     :func:`distance_matrix`.
 
@@ -128,8 +127,8 @@ def host_distances(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
 
 
 def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
-    """The float64 Gram matrix of X and its squared distances, free of cancellation, after the NaN
-    and overflow policy (:func:`~multisource.aggregation.arrays.checked_gram`).
+    """The float64 Gram matrix of X and its squared distances, free of cancellation, after the NaN,
+    overflow and underflow policy (:func:`~multisource.aggregation.arrays.checked_gram`).
 
     ``||x_i - x_j||^2 = |x_i|^2 + |x_j|^2 - 2 x_i . x_j`` keeps the rounding error of the product,
     about ``u sqrt(d) (|x_i|^2 + |x_j|^2)`` in X's dtype. When the inputs share an offset large
@@ -145,30 +144,29 @@ def stable_gram(X: torch.Tensor, rule: str) -> tuple[Array, Distances]:
 
 
 def gram_and_moved(X: torch.Tensor, rule: str) -> tuple[Array, Array | None]:
-    """The float64 Gram matrix ``X X^T`` after the NaN and overflow policy
+    """The float64 Gram matrix ``X X^T`` after the NaN, overflow and underflow policy
     (:func:`~multisource.aggregation.arrays.checked_gram`), and that of X moved to its medoid when
     rounding swamps its distances (:func:`stable_gram`), else None: for a rule that also needs
     ``X X^T`` itself (norms, from the origin)."""
-    noise = rounding_noise(X)  # before the GEMM, as every torch call (:func:`~multisource.aggregation.arrays.host`)
-    G, trace = checked_gram(X, rule)
-    return G, _moved(X, G, _unclamped(G), noise, trace, lambda Y: checked_gram(Y, rule))
+    G, _, moved = _with_moved(X, lambda Y: checked_gram(Y, rule))
+    return G, moved
 
 
 def _stable(X: torch.Tensor, gram: Gram) -> tuple[Array, Distances]:
     """:func:`stable_gram` with the product ``gram`` (checked or not)."""
-    noise = rounding_noise(X)  # before the GEMM, as every torch call (:func:`~multisource.aggregation.arrays.host`)
-    G, trace = gram(X)
-    D = _unclamped(G)
-    moved = _moved(X, G, D, noise, trace, gram)
+    G, D, moved = _with_moved(X, gram)
     return (G, D) if moved is None else (moved, _from_gram(moved))
 
 
-def _moved(X: torch.Tensor, G: Array, D: Distances, noise: float, trace: float, gram: Gram) -> Array | None:
-    """``gram`` of X moved to its medoid (least summed distance in D, clamped here) when
-    :func:`_clamp_and_check` says rounding swamps D (``noise`` and ``trace`` as there); else None."""
+def _with_moved(X: torch.Tensor, gram: Gram) -> tuple[Array, Distances, Array | None]:
+    """``gram`` of X, its distances (clamped at 0), and ``gram`` of X moved to its medoid (least
+    summed distance) when :func:`_clamp_and_check` says rounding swamps those distances, else None."""
+    noise = rounding_noise(X)  # before the GEMM, as every torch call (:func:`~multisource.aggregation.arrays.host`)
+    G, trace = gram(X)
+    D = _unclamped(G)
     if not _clamp_and_check(D, G, noise, trace):
-        return None
-    return gram(X - X[int(D.sum(1).argmin())])[0]
+        return G, D, None
+    return G, D, gram(X - X[int(D.sum(1).argmin())])[0]
 
 
 def squared_distances_to(X: torch.Tensor, i: int) -> torch.Tensor:

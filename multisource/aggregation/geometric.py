@@ -65,7 +65,7 @@ class _VectorCentre:
 
     def __init__(self, X: torch.Tensor, rule: str, init: str) -> None:
         X, sq = checked_rows(X, rule)  # X in float64 if its float32 squares over- or underflowed
-        self.origin, self.rule = X, rule
+        self.origin, self.rule, self.noise = X, rule, rounding_noise(X)
         self.X: Array = host(X)
         self.sq: Array = sq.numpy() if isinstance(self.X, np.ndarray) else sq
         self.z: Array | None = None
@@ -89,7 +89,7 @@ class _VectorCentre:
         assert self.Xz is not None, "no step follows the last one"
         scale = self.sq + self.sq_z
         dist = scale - 2.0 * self.Xz
-        if self.offset is None and lost_to_rounding(dist, scale, rounding_noise(self.origin), len(dist) // 2 + 1):
+        if self.offset is None and lost_to_rounding(dist, scale, self.noise, len(dist) // 2 + 1):
             self._move_to_z()
             dist = self.sq
         return dist.clip(min=0.0) ** 0.5
@@ -180,9 +180,10 @@ def geometric_median(
     ``beta_i = max(nu, ||z - x_i||)``: ``nu > 0`` guards the division when z reaches an input. The
     distances come from ``|x_i|^2 + |z|^2 - 2 x_i . z`` (from the inputs moved near z when rounding
     would swamp them: docs/aggregation.md, "Inputs with a large common offset"). Since z stays a
-    weighted mean of the inputs, for n <= min(16 (max_iter - 1), 256) the iteration runs on the weights through the Gram
-    matrix ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more at the end); above, on z,
-    with one pass over X per step (the update and the next step's products, column block by block).
+    weighted mean of the inputs, for n <= min(16 (max_iter - 1), 256) the iteration runs on the
+    weights through the Gram matrix ``X X^T`` (one GEMM, then O(n^2) per step, and X read once more
+    at the end); above, on z, with one pass over X per step (the update and the next step's
+    products, column block by block).
     NaN/inf: rejected (ByzFL drops rows holding inf instead).
 
     Parameters

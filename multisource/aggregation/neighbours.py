@@ -87,8 +87,7 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
     values closest to their median. Needs n >= 4 n_bad + 3. NaN/inf: rejected.
     """
     V, restore, n_bad, D = checked_distances(vectors, "bulyan", n_bad, BULYAN)
-    X = as_tensor(V)
-    n = X.shape[0]
+    n = V.shape[0]
     theta = n - 2 * n_bad
     left = list(range(n))
     selected: list[int] = []
@@ -97,7 +96,7 @@ def bulyan(vectors: Vectors, *, n_bad: int) -> Vectors:
         scores = krum_scores(D[left][:, left], min(max(r - n_bad - 2, 1), r - 1))
         selected.append(left.pop(int(scores.argmin())))
     beta = theta - 2 * n_bad
-    chosen = X[sorted(selected)]
+    chosen = as_tensor(V[sorted(selected)])
     return restore(sorted_column_statistic(chosen, "bulyan", lambda S: mean_around_median(S, beta)))
 
 

@@ -23,11 +23,11 @@ def _gram(
     vectors: Vectors, rule: str, n_bad: int, max_subsets: int | None = None
 ) -> tuple[Array, Restore, int, np.ndarray]:
     """Validated inputs (shape, honest majority, the subset budget when ``max_subsets`` is given, then
-    the NaN and overflow policy of :func:`~multisource.aggregation.arrays.checked_gram`) and their
-    symmetrised float64 Gram matrix,
-    free of cancellation (:func:`~multisource.aggregation.distances.stable_gram`: both rules read
-    covariances, which do not depend on the origin), in numpy on the host: both rules' searches
-    work on n x n matrices, where numpy's calls cost a third of torch's. The inputs come as
+    the NaN, overflow and underflow policy of :func:`~multisource.aggregation.arrays.checked_gram`)
+    and their symmetrised float64 Gram matrix, free of cancellation
+    (:func:`~multisource.aggregation.distances.stable_gram`: both rules read covariances, which do
+    not depend on the origin), in numpy on the host: both rules' searches work on n x n matrices,
+    where numpy's calls cost a third of torch's. The inputs come as
     :func:`~multisource.aggregation.arrays.host` gives them."""
     X, restore, n_bad = checked_inputs(vectors, rule, n_bad)
     if max_subsets is not None:
